@@ -1,0 +1,198 @@
+//! The gateway's one gRPC → HTTP mapping (grpc-gateway v2's table), and the
+//! tutorial's error texts rebuilt from a status's `google.rpc.ErrorInfo`.
+
+use std::time::Duration;
+
+use clap::ValueEnum;
+use http::StatusCode;
+use tonic::{Code, Status};
+use tonic_types::StatusExt;
+
+/// `ErrorInfo.domain` of errors DynamoDB answered (set by music-service).
+pub const DYNAMODB_DOMAIN: &str = "dynamodb";
+/// `ErrorInfo.reason` of GetItem on a missing item (set by music-service).
+pub const ITEM_NOT_FOUND: &str = "ITEM_NOT_FOUND";
+
+/// How the tutorial's routes answer when DynamoDB refused a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ErrorMode {
+    /// As the tutorial's Lambda functions: 500 with botocore's text.
+    Seed,
+    /// The accurate HTTP status (404, 409, 400, 429, 503, 504…) with the same text.
+    Http,
+}
+
+/// grpc-gateway v2's mapping. Exhaustive, so a new code must be placed here.
+pub fn http_status(code: Code) -> StatusCode {
+    match code {
+        Code::Ok => StatusCode::OK,
+        Code::InvalidArgument | Code::FailedPrecondition | Code::OutOfRange => StatusCode::BAD_REQUEST,
+        Code::Unauthenticated => StatusCode::UNAUTHORIZED,
+        Code::PermissionDenied => StatusCode::FORBIDDEN,
+        Code::NotFound => StatusCode::NOT_FOUND,
+        Code::AlreadyExists | Code::Aborted => StatusCode::CONFLICT,
+        Code::ResourceExhausted => StatusCode::TOO_MANY_REQUESTS,
+        Code::Cancelled => StatusCode::from_u16(499).expect("499 is a valid status code"),
+        Code::Unknown | Code::Internal | Code::DataLoss => StatusCode::INTERNAL_SERVER_ERROR,
+        Code::Unimplemented => StatusCode::NOT_IMPLEMENTED,
+        Code::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        Code::DeadlineExceeded => StatusCode::GATEWAY_TIMEOUT,
+    }
+}
+
+/// The HTTP status of a failed call. tonic reports its own client-side
+/// timeout as CANCELLED "Timeout expired": that is a spent deadline, 504.
+pub fn status_of(status: &Status) -> StatusCode {
+    if is_client_timeout(status) {
+        StatusCode::GATEWAY_TIMEOUT
+    } else {
+        http_status(status.code())
+    }
+}
+
+fn is_client_timeout(status: &Status) -> bool {
+    status.code() == Code::Cancelled && status.message().contains("Timeout expired")
+}
+
+/// A failure as a legacy route answers it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub status: StatusCode,
+    pub message: String,
+    pub retry_after: Option<Duration>,
+}
+
+/// DynamoDB's refusals keep botocore's text (`An error occurred (Code) when
+/// calling the Op operation: message`) with 500 in seed mode or the accurate
+/// status in http mode; other failures (upstream unreachable, deadlines) get
+/// their accurate status and the status message in either mode.
+pub fn failure(status: &Status, mode: ErrorMode) -> Failure {
+    let retry_after = status
+        .get_details_retry_info()
+        .and_then(|info| info.retry_delay)
+        .filter(|_| status.code() == Code::ResourceExhausted);
+    if let Some(info) = status.get_details_error_info()
+        && info.domain == DYNAMODB_DOMAIN
+    {
+        let operation = info.metadata.get("operation").map_or("unknown", String::as_str);
+        return Failure {
+            status: match mode {
+                ErrorMode::Seed => StatusCode::INTERNAL_SERVER_ERROR,
+                ErrorMode::Http => status_of(status),
+            },
+            message: format!(
+                "An error occurred ({}) when calling the {operation} operation: {}",
+                info.reason,
+                status.message()
+            ),
+            retry_after: retry_after.filter(|_| mode == ErrorMode::Http),
+        };
+    }
+    let message = if is_client_timeout(status) {
+        "The music service did not answer within the gateway's time budget.".to_owned()
+    } else if status.message().is_empty() {
+        format!("The music service failed: {:?}", status.code())
+    } else {
+        status.message().to_owned()
+    };
+    Failure {
+        status: status_of(status),
+        message,
+        retry_after,
+    }
+}
+
+/// True for GetItem's "no such item" (as opposed to "no such table").
+pub fn is_item_not_found(status: &Status) -> bool {
+    status.code() == Code::NotFound
+        && status
+            .get_details_error_info()
+            .is_some_and(|info| info.reason == ITEM_NOT_FOUND)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use tonic_types::ErrorDetails;
+
+    use super::*;
+
+    fn dynamodb_status(code: Code, reason: &str, operation: &str) -> Status {
+        let mut details = ErrorDetails::with_error_info(
+            reason,
+            DYNAMODB_DOMAIN,
+            HashMap::from([("operation".to_owned(), operation.to_owned())]),
+        );
+        if code == Code::ResourceExhausted {
+            details.set_retry_info(Some(Duration::from_secs(1)));
+        }
+        Status::with_error_details(code, "Requested resource not found", details)
+    }
+
+    #[test]
+    fn grpc_gateway_table() {
+        let expected = [
+            (Code::Ok, 200),
+            (Code::InvalidArgument, 400),
+            (Code::FailedPrecondition, 400),
+            (Code::OutOfRange, 400),
+            (Code::Unauthenticated, 401),
+            (Code::PermissionDenied, 403),
+            (Code::NotFound, 404),
+            (Code::AlreadyExists, 409),
+            (Code::Aborted, 409),
+            (Code::ResourceExhausted, 429),
+            (Code::Cancelled, 499),
+            (Code::Unknown, 500),
+            (Code::Internal, 500),
+            (Code::DataLoss, 500),
+            (Code::Unimplemented, 501),
+            (Code::Unavailable, 503),
+            (Code::DeadlineExceeded, 504),
+        ];
+        for (code, http) in expected {
+            assert_eq!(http_status(code).as_u16(), http, "{code:?}");
+        }
+        assert_eq!(status_of(&Status::cancelled("Timeout expired")).as_u16(), 504);
+        assert_eq!(status_of(&Status::cancelled("client went away")).as_u16(), 499);
+    }
+
+    #[test]
+    fn seed_mode_rebuilds_botocore_text_with_500() {
+        let status = dynamodb_status(Code::NotFound, "ResourceNotFoundException", "GetItem");
+        let failure = failure(&status, ErrorMode::Seed);
+        assert_eq!(failure.status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(
+            failure.message,
+            "An error occurred (ResourceNotFoundException) when calling the GetItem operation: Requested resource not found"
+        );
+    }
+
+    #[test]
+    fn http_mode_keeps_the_text_with_the_accurate_status() {
+        let status = dynamodb_status(Code::NotFound, "ResourceNotFoundException", "GetItem");
+        assert_eq!(failure(&status, ErrorMode::Http).status, StatusCode::NOT_FOUND);
+        let throttled = dynamodb_status(Code::ResourceExhausted, "ThrottlingException", "PutItem");
+        let f = failure(&throttled, ErrorMode::Http);
+        assert_eq!((f.status.as_u16(), f.retry_after), (429, Some(Duration::from_secs(1))));
+        assert_eq!(failure(&throttled, ErrorMode::Seed).retry_after, None);
+    }
+
+    #[test]
+    fn failures_without_dynamodb_details_keep_their_status() {
+        let f = failure(&Status::unavailable("tcp connect error"), ErrorMode::Seed);
+        assert_eq!((f.status.as_u16(), f.message.as_str()), (503, "tcp connect error"));
+    }
+
+    #[test]
+    fn missing_items_are_told_from_missing_tables() {
+        let item = Status::with_error_details(
+            Code::NotFound,
+            "Item not found",
+            ErrorDetails::with_error_info(ITEM_NOT_FOUND, "music.v1", HashMap::new()),
+        );
+        assert!(is_item_not_found(&item));
+        assert!(!is_item_not_found(&dynamodb_status(Code::NotFound, "ResourceNotFoundException", "GetItem")));
+    }
+}

@@ -1,0 +1,36 @@
+//! music-gateway: parse settings, start logging, bind, serve until SIGINT/SIGTERM.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use music_gateway::{GatewaySettings, run::run, telemetry};
+use tokio::net::TcpListener;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let settings = GatewaySettings::parse();
+    telemetry::init(&settings.log);
+    match start(settings).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!("{error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn start(settings: GatewaySettings) -> Result<(), music_gateway::run::RunError> {
+    let http = TcpListener::bind(settings.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", settings.listen))?;
+    let grpc = if settings.upstream.is_none() {
+        Some(
+            TcpListener::bind(settings.grpc_listen)
+                .await
+                .map_err(|e| format!("cannot listen on {} (gRPC): {e}", settings.grpc_listen))?,
+        )
+    } else {
+        None
+    };
+    run(settings, http, grpc, music_gateway::shutdown::shutdown_signal()).await
+}

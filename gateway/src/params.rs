@@ -1,0 +1,247 @@
+//! Where the tutorial's parameters come from: per name, the request headers
+//! (name case-insensitive, value trimmed), else the query string, else a JSON
+//! object body. Everything a client can get wrong here is a [`ParamError`]
+//! with the message the client is shown.
+
+use std::fmt;
+
+use http::HeaderMap;
+use percent_encoding::percent_decode;
+use serde_json::{Map, Value};
+
+/// The tutorial's parameter names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Param {
+    Table,
+    Artist,
+    SongTitle,
+    AlbumTitle,
+}
+
+impl Param {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Table => "table",
+            Self::Artist => "artist",
+            Self::SongTitle => "songtitle",
+            Self::AlbumTitle => "albumtitle",
+        }
+    }
+}
+
+/// Which Lambda's wording a missing parameter gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wording {
+    /// DemoCreateTable / DemoDeleteTable: "... to get the table name."
+    Table,
+    /// DemoHandleItem: "... to get the value."
+    Item,
+}
+
+/// Where a parameter was looked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Header,
+    Query,
+    Body,
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Header => "header",
+            Self::Query => "query parameter",
+            Self::Body => "JSON body field",
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParamError {
+    /// The tutorial's KeyError texts, verbatim.
+    #[error("KeyError exception happened while using key '{}' to get the {}.", .param.name(), match .wording { Wording::Table => "table name", Wording::Item => "value" })]
+    Missing { param: Param, wording: Wording },
+    #[error("The {from} '{name}' is not valid UTF-8.")]
+    NotUtf8 { from: Source, name: &'static str },
+    #[error("The {from} '{name}' was sent more than once; send it once.")]
+    Repeated { from: Source, name: &'static str },
+    #[error("The JSON body field '{name}' must be a string.")]
+    NotAString { name: &'static str },
+    #[error("The request body is not valid JSON: {0}.")]
+    BodyNotJson(String),
+    #[error("The request body must be a JSON object of string values, not {0}.")]
+    BodyNotObject(&'static str),
+}
+
+/// A request's parameters, ready to be looked up by name.
+#[derive(Debug)]
+pub struct Params<'r> {
+    headers: &'r HeaderMap,
+    query: Vec<(Vec<u8>, Vec<u8>)>,
+    body: Option<Map<String, Value>>,
+}
+
+impl<'r> Params<'r> {
+    /// Reads the query string and, when the body is not empty, the body as a JSON object.
+    pub fn new(headers: &'r HeaderMap, query: Option<&str>, body: &[u8]) -> Result<Self, ParamError> {
+        let query = query.map(parse_query).unwrap_or_default();
+        let body = if body.iter().all(u8::is_ascii_whitespace) {
+            None
+        } else {
+            match serde_json::from_slice::<Value>(body) {
+                Ok(Value::Object(map)) => Some(map),
+                Ok(other) => return Err(ParamError::BodyNotObject(kind_of(&other))),
+                Err(error) => return Err(ParamError::BodyNotJson(error.to_string())),
+            }
+        };
+        Ok(Self { headers, query, body })
+    }
+
+    /// Looks up each parameter in order; the first missing one is the error.
+    pub fn require<const N: usize>(&self, params: [Param; N], wording: Wording) -> Result<[String; N], ParamError> {
+        let mut values: [String; N] = std::array::from_fn(|_| String::new());
+        for (slot, param) in values.iter_mut().zip(params) {
+            *slot = self
+                .get(param)?
+                .ok_or(ParamError::Missing { param, wording })?;
+        }
+        Ok(values)
+    }
+
+    /// One parameter: header › query › body.
+    pub fn get(&self, param: Param) -> Result<Option<String>, ParamError> {
+        let name = param.name();
+        let mut headers = self.headers.get_all(name).iter();
+        if let Some(value) = headers.next() {
+            if headers.next().is_some() {
+                return Err(ParamError::Repeated { from: Source::Header, name });
+            }
+            let text = std::str::from_utf8(value.as_bytes())
+                .map_err(|_| ParamError::NotUtf8 { from: Source::Header, name })?;
+            return Ok(Some(text.trim_matches([' ', '\t']).to_owned()));
+        }
+
+        let mut found = self.query.iter().filter(|(key, _)| key == name.as_bytes());
+        if let Some((_, value)) = found.next() {
+            if found.next().is_some() {
+                return Err(ParamError::Repeated { from: Source::Query, name });
+            }
+            let text = String::from_utf8(value.clone())
+                .map_err(|_| ParamError::NotUtf8 { from: Source::Query, name })?;
+            return Ok(Some(text));
+        }
+
+        match self.body.as_ref().and_then(|body| body.get(name)) {
+            None => Ok(None),
+            Some(Value::String(text)) => Ok(Some(text.clone())),
+            Some(_) => Err(ParamError::NotAString { name }),
+        }
+    }
+}
+
+/// `application/x-www-form-urlencoded` pairs, percent-decoded to raw bytes so
+/// that invalid UTF-8 is reported instead of silently replaced.
+fn parse_query(query: &str) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let decode = |part: &str| -> Vec<u8> {
+        let spaced = part.replace('+', " ");
+        percent_decode(spaced.as_bytes()).collect()
+    };
+    query
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            (decode(key), decode(value))
+        })
+        .collect()
+}
+
+fn kind_of(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    fn headers(pairs: &[(&str, &[u8])]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.append(
+                http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                HeaderValue::from_bytes(value).unwrap(),
+            );
+        }
+        map
+    }
+
+    #[test]
+    fn headers_win_over_query_and_body() {
+        let h = headers(&[("Table", b"FromHeader")]);
+        let p = Params::new(&h, Some("table=FromQuery"), br#"{"table": "FromBody"}"#).unwrap();
+        assert_eq!(p.get(Param::Table).unwrap().as_deref(), Some("FromHeader"));
+    }
+
+    #[test]
+    fn query_wins_over_body_and_is_percent_decoded() {
+        let h = HeaderMap::new();
+        let p = Params::new(&h, Some("artist=Sigur+R%C3%B3s&x=1"), br#"{"artist": "B", "songtitle": "T"}"#).unwrap();
+        assert_eq!(p.get(Param::Artist).unwrap().as_deref(), Some("Sigur Rós"));
+        assert_eq!(p.get(Param::SongTitle).unwrap().as_deref(), Some("T"));
+        assert_eq!(p.get(Param::AlbumTitle).unwrap(), None);
+    }
+
+    #[test]
+    fn header_values_are_utf8_and_trimmed() {
+        let h = headers(&[("albumtitle", " Louder Than Ever\t".as_bytes()), ("artist", "Sigur Rós".as_bytes())]);
+        let p = Params::new(&h, None, b"").unwrap();
+        assert_eq!(p.get(Param::AlbumTitle).unwrap().as_deref(), Some("Louder Than Ever"));
+        assert_eq!(p.get(Param::Artist).unwrap().as_deref(), Some("Sigur Rós"));
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let h = headers(&[("artist", b"\xff\xfe")]);
+        let p = Params::new(&h, Some("songtitle=%FF"), b"").unwrap();
+        assert_eq!(p.get(Param::Artist).unwrap_err().to_string(), "The header 'artist' is not valid UTF-8.");
+        assert_eq!(p.get(Param::SongTitle).unwrap_err().to_string(), "The query parameter 'songtitle' is not valid UTF-8.");
+        let h = headers(&[("table", b"a"), ("table", b"b")]);
+        let p = Params::new(&h, None, b"").unwrap();
+        assert_eq!(p.get(Param::Table).unwrap_err().to_string(), "The header 'table' was sent more than once; send it once.");
+    }
+
+    #[test]
+    fn the_first_missing_parameter_gets_the_tutorials_key_error() {
+        let h = headers(&[("table", b"Music")]);
+        let p = Params::new(&h, None, b"").unwrap();
+        let err = p.require([Param::Table, Param::Artist, Param::SongTitle], Wording::Item).unwrap_err();
+        assert_eq!(err.to_string(), "KeyError exception happened while using key 'artist' to get the value.");
+        let empty = HeaderMap::new();
+        let p = Params::new(&empty, None, b"").unwrap();
+        let err = p.require([Param::Table], Wording::Table).unwrap_err();
+        assert_eq!(err.to_string(), "KeyError exception happened while using key 'table' to get the table name.");
+    }
+
+    #[test]
+    fn bodies_must_be_json_objects_of_strings() {
+        let h = HeaderMap::new();
+        assert_eq!(
+            Params::new(&h, None, b"{not json").unwrap_err().to_string(),
+            "The request body is not valid JSON: key must be a string at line 1 column 2."
+        );
+        assert_eq!(
+            Params::new(&h, None, b"[1, 2]").unwrap_err().to_string(),
+            "The request body must be a JSON object of string values, not an array."
+        );
+        let p = Params::new(&h, None, br#"{"table": 5}"#).unwrap();
+        assert_eq!(p.get(Param::Table).unwrap_err().to_string(), "The JSON body field 'table' must be a string.");
+    }
+}

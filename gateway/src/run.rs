@@ -1,0 +1,70 @@
+//! Starts the gateway from its settings: a pure gateway over `--upstream`, or
+//! (feature `in-process`) with music-service in the same process.
+
+use std::future::Future;
+
+use tokio::{net::TcpListener, sync::watch};
+
+use crate::{
+    app::{self, Gateway},
+    routes::RouteTable,
+    settings::GatewaySettings,
+    upstream::Upstream,
+};
+
+/// How long a lazy channel waits for the service's TCP connection.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+pub type RunError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Runs until `shutdown` resolves. `http` is the REST listener; `grpc` the
+/// in-process service's listener (unused with an upstream).
+pub async fn run(
+    settings: GatewaySettings,
+    http: TcpListener,
+    grpc: Option<TcpListener>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), RunError> {
+    let (stop, stopped) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop.send(true);
+    });
+    let until_stopped = move || {
+        let mut stopped = stopped.clone();
+        async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        }
+    };
+
+    let gateway = |upstream| Gateway {
+        upstream,
+        routes: RouteTable::new(&settings.stage),
+        error_mode: settings.errors,
+        timeout: settings.timeout(),
+    };
+
+    match (&settings.upstream, grpc) {
+        (Some(uri), _) => {
+            tracing::info!(upstream = %uri, "pure gateway");
+            let app = app::router(gateway(Upstream::connect_lazy(uri.clone(), CONNECT_TIMEOUT)));
+            app::serve(http, app, until_stopped()).await?;
+            Ok(())
+        }
+        #[cfg(feature = "in-process")]
+        (None, Some(grpc)) => {
+            let service = music_service::MusicService::build(&settings.store).await?;
+            let app = app::router(gateway(Upstream::in_process(service.routes())));
+            let (rest, rpc) = tokio::join!(
+                app::serve(http, app, until_stopped()),
+                service.serve(grpc, until_stopped()),
+            );
+            rest?;
+            rpc?;
+            Ok(())
+        }
+        (None, _) => Err(
+            "no --upstream given, and this build cannot run the service in-process (feature `in-process`)".into(),
+        ),
+    }
+}

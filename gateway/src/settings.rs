@@ -1,0 +1,52 @@
+//! Command-line and environment settings of music-gateway.
+
+use std::{net::SocketAddr, time::Duration};
+
+use clap::Parser;
+
+use crate::{errors::ErrorMode, telemetry::LogSettings};
+
+/// music-gateway: the tutorial's REST calls, served by music.v1 over gRPC.
+#[derive(Debug, Clone, Parser)]
+#[command(version, about)]
+pub struct GatewaySettings {
+    /// Address the REST gateway listens on (port 0 picks a free port; the
+    /// bound address is logged as `listening on ADDR`).
+    #[arg(long, env = "MUSIC_GATEWAY_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// music-service to call, e.g. http://127.0.0.1:50051. Without it the
+    /// service runs inside the gateway process.
+    #[arg(long, env = "MUSIC_GATEWAY_UPSTREAM")]
+    pub upstream: Option<http::Uri>,
+
+    /// Stage prefix of the routes (`/Test/DemoResourceMusic/...`); empty for none.
+    #[arg(long, env = "MUSIC_GATEWAY_STAGE", default_value = "Test")]
+    pub stage: String,
+
+    /// How the tutorial's routes answer DynamoDB's refusals: `seed` (500 and
+    /// botocore's text, as the tutorial) or `http` (accurate statuses, same text).
+    #[arg(long, env = "MUSIC_GATEWAY_ERRORS", value_enum, default_value_t = ErrorMode::Seed)]
+    pub errors: ErrorMode,
+
+    /// Integration timeout of one request in milliseconds (API Gateway's is 29 s).
+    #[arg(long, env = "MUSIC_GATEWAY_TIMEOUT_MS", default_value_t = 29_000)]
+    pub timeout_ms: u64,
+
+    /// Address of the in-process service's gRPC listener (without --upstream).
+    #[arg(long, env = "MUSIC_GATEWAY_GRPC_LISTEN", default_value = "127.0.0.1:50051")]
+    pub grpc_listen: SocketAddr,
+
+    #[cfg(feature = "in-process")]
+    #[command(flatten)]
+    pub store: music_service::StoreSettings,
+
+    #[command(flatten)]
+    pub log: LogSettings,
+}
+
+impl GatewaySettings {
+    pub fn timeout(&self) -> Duration {
+        Duration::from_millis(self.timeout_ms)
+    }
+}

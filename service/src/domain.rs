@@ -1,0 +1,326 @@
+//! Checked domain types. Protobuf fields become these through constructors
+//! that enforce DynamoDB's own limits, so a request that DynamoDB would refuse
+//! is refused here first, with DynamoDB's wording, and nothing unchecked
+//! reaches the store.
+
+use std::fmt;
+
+/// DynamoDB's limits on the tutorial's key attributes and items.
+pub const MIN_TABLE_NAME_LEN: usize = 3;
+pub const MAX_TABLE_NAME_LEN: usize = 255;
+pub const MAX_PARTITION_KEY_BYTES: usize = 2048;
+pub const MAX_SORT_KEY_BYTES: usize = 1024;
+/// 400 KB, counted as DynamoDB does: attribute names plus values, in UTF-8 bytes.
+pub const MAX_ITEM_BYTES: usize = 400 * 1024;
+
+/// Attribute names of the tutorial's `Music` schema.
+pub const ARTIST: &str = "Artist";
+pub const SONG_TITLE: &str = "SongTitle";
+pub const ALBUM_TITLE: &str = "AlbumTitle";
+
+/// One refused input field: the request field and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    pub field: &'static str,
+    pub description: String,
+}
+
+impl Violation {
+    fn new(field: &'static str, description: impl Into<String>) -> Self {
+        Self {
+            field,
+            description: description.into(),
+        }
+    }
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.description)
+    }
+}
+
+/// Echoes a refused value in a message the way DynamoDB does, but bounded so
+/// an enormous value cannot blow up the error.
+fn echo(value: &str) -> String {
+    const MAX_ECHO: usize = 300;
+    match value.char_indices().nth(MAX_ECHO) {
+        Some((cut, _)) => format!("{}…", &value[..cut]),
+        None => value.to_owned(),
+    }
+}
+
+/// A DynamoDB table name: 3 to 255 characters of `[A-Za-z0-9_.-]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableName(String);
+
+impl TableName {
+    pub fn parse(name: String, field: &'static str) -> Result<Self, Violation> {
+        let constraint = |rule: &str| {
+            Violation::new(
+                field,
+                format!(
+                    "1 validation error detected: Value '{}' at 'tableName' failed to satisfy constraint: {rule}",
+                    echo(&name)
+                ),
+            )
+        };
+        let chars = name.chars().count();
+        if chars < MIN_TABLE_NAME_LEN {
+            return Err(constraint(
+                "Member must have length greater than or equal to 3",
+            ));
+        }
+        if chars > MAX_TABLE_NAME_LEN {
+            return Err(constraint("Member must have length less than or equal to 255"));
+        }
+        if !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+        {
+            return Err(constraint(
+                "Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+",
+            ));
+        }
+        Ok(Self(name))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for TableName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The key of a song: partition key `Artist`, sort key `SongTitle`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SongKey {
+    artist: String,
+    song_title: String,
+}
+
+impl SongKey {
+    pub fn parse(
+        artist: String,
+        song_title: String,
+        fields: (&'static str, &'static str),
+    ) -> Result<Self, Violation> {
+        let empty = |field, key| {
+            Violation::new(
+                field,
+                format!(
+                    "One or more parameter values are not valid. The AttributeValue for a key attribute cannot contain an empty string value. Key: {key}"
+                ),
+            )
+        };
+        if artist.is_empty() {
+            return Err(empty(fields.0, ARTIST));
+        }
+        if artist.len() > MAX_PARTITION_KEY_BYTES {
+            return Err(Violation::new(
+                fields.0,
+                format!(
+                    "One or more parameter values were invalid: Size of hashkey has exceeded the maximum size limit of {MAX_PARTITION_KEY_BYTES} bytes"
+                ),
+            ));
+        }
+        if song_title.is_empty() {
+            return Err(empty(fields.1, SONG_TITLE));
+        }
+        if song_title.len() > MAX_SORT_KEY_BYTES {
+            return Err(Violation::new(
+                fields.1,
+                format!(
+                    "One or more parameter values were invalid: Aggregated size of all range keys has exceeded the size limit of {MAX_SORT_KEY_BYTES} bytes"
+                ),
+            ));
+        }
+        Ok(Self { artist, song_title })
+    }
+
+    pub fn artist(&self) -> &str {
+        &self.artist
+    }
+
+    pub fn song_title(&self) -> &str {
+        &self.song_title
+    }
+
+    /// Builds a key from attributes already stored in DynamoDB (no checks: the
+    /// store accepted them).
+    pub(crate) fn from_stored(artist: String, song_title: String) -> Self {
+        Self { artist, song_title }
+    }
+}
+
+/// A song as written or read: its key and, usually, an album title.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Song {
+    pub key: SongKey,
+    pub album_title: Option<String>,
+}
+
+impl Song {
+    /// A song to write: the item, counted as DynamoDB counts it, must fit in 400 KB.
+    pub fn parse(key: SongKey, album_title: String, field: &'static str) -> Result<Self, Violation> {
+        let size = ARTIST.len()
+            + key.artist.len()
+            + SONG_TITLE.len()
+            + key.song_title.len()
+            + ALBUM_TITLE.len()
+            + album_title.len();
+        if size > MAX_ITEM_BYTES {
+            return Err(Violation::new(
+                field,
+                "Item size has exceeded the maximum allowed size",
+            ));
+        }
+        Ok(Self {
+            key,
+            album_title: Some(album_title),
+        })
+    }
+}
+
+/// Provisioned capacity of a new table: at least 1 of each, 5/5 by default as in the tutorial.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Throughput {
+    pub read: i64,
+    pub write: i64,
+}
+
+impl Default for Throughput {
+    fn default() -> Self {
+        Self { read: 5, write: 5 }
+    }
+}
+
+impl Throughput {
+    pub fn parse(read: i64, write: i64) -> Result<Self, Violation> {
+        for (value, field, name) in [
+            (read, "provisioned_throughput.read_capacity_units", "readCapacityUnits"),
+            (write, "provisioned_throughput.write_capacity_units", "writeCapacityUnits"),
+        ] {
+            if value < 1 {
+                return Err(Violation::new(
+                    field,
+                    format!(
+                        "1 validation error detected: Value '{value}' at 'provisionedThroughput.{name}' failed to satisfy constraint: Member must have value greater than or equal to 1"
+                    ),
+                ));
+            }
+        }
+        Ok(Self { read, write })
+    }
+}
+
+/// One page request of ListTables: 1 to 100 names, after an optional table name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TablePage {
+    pub limit: i32,
+    pub after: Option<TableName>,
+}
+
+impl TablePage {
+    pub const MAX: i32 = 100;
+
+    pub fn parse(page_size: i32, page_token: String) -> Result<Self, Violation> {
+        let limit = match page_size {
+            0 => Self::MAX,
+            1..=Self::MAX => page_size,
+            _ => {
+                return Err(Violation::new(
+                    "page_size",
+                    format!("page_size must be between 0 and {} (0 means {}), got {page_size}", Self::MAX, Self::MAX),
+                ));
+            }
+        };
+        let after = if page_token.is_empty() {
+            None
+        } else {
+            Some(TableName::parse(page_token, "page_token")?)
+        };
+        Ok(Self { limit, after })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(artist: &str, title: &str) -> Result<SongKey, Violation> {
+        SongKey::parse(artist.into(), title.into(), ("artist", "song_title"))
+    }
+
+    #[test]
+    fn table_names_follow_dynamodb_rules() {
+        assert!(TableName::parse("Music".into(), "t").is_ok());
+        assert!(TableName::parse("a.b-c_1".into(), "t").is_ok());
+        assert!(TableName::parse("x".repeat(255), "t").is_ok());
+        let short = TableName::parse("ab".into(), "table_name").unwrap_err();
+        assert_eq!(short.field, "table_name");
+        assert_eq!(
+            short.description,
+            "1 validation error detected: Value 'ab' at 'tableName' failed to satisfy constraint: Member must have length greater than or equal to 3"
+        );
+        let long = TableName::parse("x".repeat(256), "t").unwrap_err();
+        assert!(long.description.ends_with("Member must have length less than or equal to 255"));
+        for bad in ["a/b/c", "has space", "Músic", "semi;colon"] {
+            let err = TableName::parse(bad.into(), "t").unwrap_err();
+            assert!(
+                err.description.ends_with("Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+"),
+                "{bad}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_enormous_refused_value_is_echoed_bounded() {
+        let err = TableName::parse("é".repeat(100_000), "t").unwrap_err();
+        assert!(err.description.len() < 1_000);
+    }
+
+    #[test]
+    fn key_sizes_are_counted_in_utf8_bytes() {
+        assert!(key(&"a".repeat(2048), "t").is_ok());
+        assert!(key(&"a".repeat(2049), "t").unwrap_err().description.contains("2048 bytes"));
+        // 1025 bytes in 513 characters: the limit is bytes, not characters.
+        let title = format!("{}a", "é".repeat(512));
+        assert_eq!(title.len(), 1025);
+        let err = key("a", &title).unwrap_err();
+        assert_eq!(err.field, "song_title");
+        assert!(err.description.contains("1024 bytes"));
+        assert!(key("a", &"t".repeat(1024)).is_ok());
+    }
+
+    #[test]
+    fn empty_keys_are_refused_with_the_key_named() {
+        let err = key("", "t").unwrap_err();
+        assert_eq!(err.field, "artist");
+        assert!(err.description.ends_with("Key: Artist"));
+        assert!(key("a", "").unwrap_err().description.ends_with("Key: SongTitle"));
+    }
+
+    #[test]
+    fn items_over_400_kb_are_refused() {
+        let k = key("a", "t").unwrap();
+        let fixed = ARTIST.len() + 1 + SONG_TITLE.len() + 1 + ALBUM_TITLE.len();
+        assert!(Song::parse(k.clone(), "x".repeat(MAX_ITEM_BYTES - fixed), "album_title").is_ok());
+        let err = Song::parse(k, "x".repeat(MAX_ITEM_BYTES - fixed + 1), "album_title").unwrap_err();
+        assert_eq!(err.description, "Item size has exceeded the maximum allowed size");
+    }
+
+    #[test]
+    fn throughput_and_pages_are_bounded() {
+        assert_eq!(Throughput::default(), Throughput { read: 5, write: 5 });
+        assert!(Throughput::parse(0, 5).unwrap_err().description.contains("readCapacityUnits"));
+        assert_eq!(TablePage::parse(0, String::new()).unwrap().limit, 100);
+        assert!(TablePage::parse(101, String::new()).is_err());
+        assert!(TablePage::parse(-1, String::new()).is_err());
+        assert_eq!(TablePage::parse(0, "ab".into()).unwrap_err().field, "page_token");
+    }
+}

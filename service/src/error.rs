@@ -1,0 +1,243 @@
+//! The service's one error mapping: everything a handler can fail with becomes
+//! a `tonic::Status` here, carrying a `google.rpc.ErrorInfo` (and `BadRequest`
+//! or `RetryInfo` where they help the caller) so that clients such as the
+//! gateway can tell DynamoDB's error code and operation apart from the code.
+
+use std::{collections::HashMap, time::Duration};
+
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt};
+
+use crate::{
+    domain::Violation,
+    store::{FailureKind, Operation, StoreError},
+};
+
+/// `ErrorInfo.domain` for errors that DynamoDB reported (or would have: input checks).
+pub const DYNAMODB_DOMAIN: &str = "dynamodb";
+/// `ErrorInfo.domain` for the service's own conditions.
+pub const SERVICE_DOMAIN: &str = "music.v1";
+/// `ErrorInfo.reason` of GetItem on a key with no item.
+pub const ITEM_NOT_FOUND: &str = "ITEM_NOT_FOUND";
+/// How long a throttled caller is told to wait before retrying.
+pub const THROTTLE_RETRY_DELAY: Duration = Duration::from_secs(1);
+
+/// Why a request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// The request did not pass the input checks; DynamoDB was not called.
+    #[error("invalid {} request: {violation}", operation.as_str())]
+    Invalid {
+        operation: Operation,
+        violation: Violation,
+    },
+    /// GetItem found no item under the key.
+    #[error("item not found")]
+    ItemNotFound,
+    /// DynamoDB (or reaching it) failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl ServiceError {
+    pub fn invalid(operation: Operation) -> impl FnOnce(Violation) -> Self {
+        move |violation| Self::Invalid {
+            operation,
+            violation,
+        }
+    }
+}
+
+impl From<ServiceError> for Status {
+    fn from(error: ServiceError) -> Self {
+        match error {
+            ServiceError::Invalid {
+                operation,
+                violation,
+            } => {
+                let mut details = error_info("ValidationException", DYNAMODB_DOMAIN, operation);
+                details.add_bad_request_violation(violation.field, violation.description.clone());
+                Status::with_error_details(Code::InvalidArgument, violation.description, details)
+            }
+            ServiceError::ItemNotFound => Status::with_error_details(
+                Code::NotFound,
+                "Item not found",
+                ErrorDetails::with_error_info(ITEM_NOT_FOUND, SERVICE_DOMAIN, HashMap::new()),
+            ),
+            ServiceError::Store(error) => store_status(error),
+        }
+    }
+}
+
+/// The gRPC code for a store failure. Exhaustive: a new kind must be mapped here.
+pub fn code_for(kind: FailureKind, operation: Operation) -> Code {
+    match kind {
+        FailureKind::ResourceNotFound => Code::NotFound,
+        FailureKind::ResourceInUse => match operation {
+            Operation::CreateTable => Code::AlreadyExists,
+            Operation::DeleteTable
+            | Operation::DescribeTable
+            | Operation::ListTables
+            | Operation::PutItem
+            | Operation::GetItem
+            | Operation::UpdateItem
+            | Operation::DeleteItem => Code::FailedPrecondition,
+        },
+        FailureKind::Validation => Code::InvalidArgument,
+        FailureKind::ConditionFailed => match operation {
+            Operation::PutItem | Operation::CreateTable => Code::AlreadyExists,
+            Operation::DeleteTable
+            | Operation::DescribeTable
+            | Operation::ListTables
+            | Operation::GetItem
+            | Operation::UpdateItem
+            | Operation::DeleteItem => Code::FailedPrecondition,
+        },
+        FailureKind::Throttled => Code::ResourceExhausted,
+        FailureKind::Unavailable => Code::Unavailable,
+        FailureKind::Timeout | FailureKind::TableNotReady => Code::DeadlineExceeded,
+        FailureKind::CredentialsRejected | FailureKind::Other => Code::Internal,
+    }
+}
+
+fn store_status(error: StoreError) -> Status {
+    let code = code_for(error.kind, error.operation);
+    // Only what DynamoDB itself answered is in its domain: a gateway rebuilds
+    // botocore's "An error occurred (Code) ..." text from those alone.
+    let domain = if error.dynamodb_answered {
+        DYNAMODB_DOMAIN
+    } else {
+        SERVICE_DOMAIN
+    };
+    let mut details = error_info(&error.code, domain, error.operation);
+    let message = match error.kind {
+        FailureKind::Throttled => {
+            details.set_retry_info(Some(THROTTLE_RETRY_DELAY));
+            error.message
+        }
+        FailureKind::CredentialsRejected => {
+            // The caller did nothing wrong; the cause goes to the log, not to them.
+            tracing::error!(%error, "DynamoDB refused the service's credentials");
+            format!(
+                "DynamoDB refused the service's credentials ({}); the operator must fix the service's AWS configuration",
+                error.code
+            )
+        }
+        FailureKind::Other => {
+            tracing::error!(%error, "unexpected DynamoDB error");
+            error.message
+        }
+        FailureKind::ResourceNotFound
+        | FailureKind::ResourceInUse
+        | FailureKind::Validation
+        | FailureKind::ConditionFailed
+        | FailureKind::Unavailable
+        | FailureKind::Timeout
+        | FailureKind::TableNotReady => error.message,
+    };
+    Status::with_error_details(code, message, details)
+}
+
+fn error_info(reason: &str, domain: &str, operation: Operation) -> ErrorDetails {
+    ErrorDetails::with_error_info(
+        reason,
+        domain,
+        HashMap::from([("operation".to_owned(), operation.as_str().to_owned())]),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store_error(kind: FailureKind, operation: Operation, code: &str) -> Status {
+        ServiceError::Store(StoreError {
+            operation,
+            kind,
+            code: code.into(),
+            message: "DynamoDB says no".into(),
+            dynamodb_answered: true,
+        })
+        .into()
+    }
+
+    #[test]
+    fn resource_in_use_is_already_exists_only_on_create_table() {
+        let create = store_error(FailureKind::ResourceInUse, Operation::CreateTable, "ResourceInUseException");
+        assert_eq!(create.code(), Code::AlreadyExists);
+        let delete = store_error(FailureKind::ResourceInUse, Operation::DeleteTable, "ResourceInUseException");
+        assert_eq!(delete.code(), Code::FailedPrecondition);
+    }
+
+    #[test]
+    fn store_errors_carry_dynamodb_error_info() {
+        let status = store_error(FailureKind::ResourceNotFound, Operation::GetItem, "ResourceNotFoundException");
+        assert_eq!(status.code(), Code::NotFound);
+        assert_eq!(status.message(), "DynamoDB says no");
+        let info = status.get_details_error_info().expect("ErrorInfo");
+        assert_eq!(info.reason, "ResourceNotFoundException");
+        assert_eq!(info.domain, DYNAMODB_DOMAIN);
+        assert_eq!(info.metadata.get("operation").map(String::as_str), Some("GetItem"));
+    }
+
+    #[test]
+    fn throttling_is_resource_exhausted_with_retry_info() {
+        let status = store_error(FailureKind::Throttled, Operation::PutItem, "ProvisionedThroughputExceededException");
+        assert_eq!(status.code(), Code::ResourceExhausted);
+        assert_eq!(
+            status.get_details_retry_info().and_then(|r| r.retry_delay),
+            Some(THROTTLE_RETRY_DELAY)
+        );
+    }
+
+    #[test]
+    fn rejected_credentials_are_internal_and_say_whose_they_are() {
+        let status = store_error(FailureKind::CredentialsRejected, Operation::GetItem, "UnrecognizedClientException");
+        assert_eq!(status.code(), Code::Internal);
+        assert!(status.message().contains("service's credentials"));
+    }
+
+    #[test]
+    fn every_kind_has_a_code() {
+        use FailureKind::*;
+        let expected = [
+            (ResourceNotFound, Code::NotFound),
+            (Validation, Code::InvalidArgument),
+            (ConditionFailed, Code::AlreadyExists),
+            (Throttled, Code::ResourceExhausted),
+            (Unavailable, Code::Unavailable),
+            (Timeout, Code::DeadlineExceeded),
+            (TableNotReady, Code::DeadlineExceeded),
+            (Other, Code::Internal),
+        ];
+        for (kind, code) in expected {
+            assert_eq!(code_for(kind, Operation::PutItem), code, "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn invalid_input_carries_bad_request_and_validation_reason() {
+        let status: Status = ServiceError::Invalid {
+            operation: Operation::CreateTable,
+            violation: Violation {
+                field: "table_name",
+                description: "too short".into(),
+            },
+        }
+        .into();
+        assert_eq!(status.code(), Code::InvalidArgument);
+        assert_eq!(status.message(), "too short");
+        let info = status.get_details_error_info().expect("ErrorInfo");
+        assert_eq!(info.reason, "ValidationException");
+        assert_eq!(info.metadata["operation"], "CreateTable");
+        let bad = status.get_details_bad_request().expect("BadRequest");
+        assert_eq!(bad.field_violations[0].field, "table_name");
+    }
+
+    #[test]
+    fn missing_item_is_not_found_with_its_own_reason() {
+        let status: Status = ServiceError::ItemNotFound.into();
+        assert_eq!(status.code(), Code::NotFound);
+        assert_eq!(status.get_details_error_info().unwrap().reason, ITEM_NOT_FOUND);
+    }
+}

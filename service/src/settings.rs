@@ -1,0 +1,103 @@
+//! Command-line and environment settings of music-service. The storage flags
+//! (`StoreSettings`) are also flattened into music-gateway's settings, which
+//! runs the service in-process when it has no upstream.
+
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+use clap::{Args, Parser, ValueEnum};
+
+use crate::telemetry::LogSettings;
+
+/// music-service: the music.v1 gRPC API over DynamoDB.
+#[derive(Debug, Clone, Parser)]
+#[command(version, about)]
+pub struct ServiceSettings {
+    /// Address the gRPC server listens on (port 0 picks a free port; the bound
+    /// address is logged as `listening on ADDR`).
+    #[arg(long, env = "MUSIC_SERVICE_LISTEN", default_value = "127.0.0.1:50051")]
+    pub listen: SocketAddr,
+
+    #[command(flatten)]
+    pub store: StoreSettings,
+
+    #[command(flatten)]
+    pub log: LogSettings,
+}
+
+/// Where the songs are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Backend {
+    /// dynoxide (DynamoDB on SQLite) served in-process on a loopback port.
+    Embedded,
+    /// Any DynamoDB endpoint through the standard AWS configuration.
+    Dynamodb,
+}
+
+/// Storage settings, shared by the service binary and the in-process gateway.
+#[derive(Debug, Clone, Args)]
+pub struct StoreSettings {
+    /// Storage backend.
+    #[arg(long, env = "MUSIC_SERVICE_BACKEND", value_enum, default_value_t = Backend::Embedded)]
+    pub backend: Backend,
+
+    /// Directory of the embedded store's SQLite file (`music.db`); created when missing.
+    #[arg(long, env = "MUSIC_SERVICE_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+
+    /// Keep the embedded store in memory only (data is gone when the process exits).
+    #[arg(long, env = "MUSIC_SERVICE_IN_MEMORY")]
+    pub in_memory: bool,
+
+    /// DynamoDB endpoint URL for `--backend dynamodb` (e.g. DynamoDB Local at
+    /// http://localhost:8000). Without it the standard AWS configuration decides,
+    /// including `AWS_ENDPOINT_URL_DYNAMODB`.
+    #[arg(long, env = "MUSIC_SERVICE_DYNAMODB_ENDPOINT")]
+    pub dynamodb_endpoint: Option<String>,
+
+    /// How long CreateTable and DeleteTable wait for the table to become ACTIVE
+    /// or disappear, in seconds. Under API Gateway's 29 s so that a gateway
+    /// answers with this service's error rather than its own timeout.
+    #[arg(long, env = "MUSIC_SERVICE_TABLE_WAIT_SECS", default_value_t = 25)]
+    pub table_wait_secs: u64,
+
+    /// Time budget of one DynamoDB call, retries included, in milliseconds.
+    #[arg(long, env = "MUSIC_SERVICE_DYNAMODB_TIMEOUT_MS", default_value_t = 10_000)]
+    pub dynamodb_timeout_ms: u64,
+
+    /// Attempts per DynamoDB call (standard retry mode: only retryable errors are retried).
+    #[arg(long, env = "MUSIC_SERVICE_DYNAMODB_MAX_ATTEMPTS", default_value_t = 3)]
+    pub dynamodb_max_attempts: u32,
+}
+
+impl StoreSettings {
+    /// Settings for tests and throwaway runs: embedded, in memory.
+    pub fn embedded_in_memory() -> Self {
+        Self {
+            backend: Backend::Embedded,
+            data_dir: PathBuf::from("./data"),
+            in_memory: true,
+            dynamodb_endpoint: None,
+            table_wait_secs: 25,
+            dynamodb_timeout_ms: 10_000,
+            dynamodb_max_attempts: 3,
+        }
+    }
+
+    /// Settings for a DynamoDB endpoint such as DynamoDB Local.
+    pub fn dynamodb(endpoint: impl Into<String>) -> Self {
+        Self {
+            backend: Backend::Dynamodb,
+            dynamodb_endpoint: Some(endpoint.into()),
+            in_memory: false,
+            ..Self::embedded_in_memory()
+        }
+    }
+
+    pub fn table_wait(&self) -> Duration {
+        Duration::from_secs(self.table_wait_secs)
+    }
+
+    pub fn dynamodb_timeout(&self) -> Duration {
+        Duration::from_millis(self.dynamodb_timeout_ms)
+    }
+}

@@ -1,0 +1,523 @@
+//! The one storage path: DynamoDB through aws-sdk-dynamodb, whatever the
+//! endpoint (AWS, DynamoDB Local, Alternator, or the embedded dynoxide).
+//!
+//! DynamoDB's errors are read here and nowhere else: every SDK failure becomes
+//! a [`StoreError`] that names the operation, DynamoDB's error code and
+//! message, and a [`FailureKind`] the gRPC layer maps in one place.
+
+use std::{collections::HashMap, fmt, time::Duration};
+
+use aws_sdk_dynamodb::{
+    Client,
+    error::{ProvideErrorMetadata, SdkError},
+    types::{
+        AttributeDefinition, AttributeValue, KeySchemaElement, KeyType, ProvisionedThroughput,
+        ReturnValue, ScalarAttributeType, TableDescription, TableStatus,
+    },
+};
+use tokio::time::Instant;
+
+use crate::domain::{
+    ALBUM_TITLE, ARTIST, SONG_TITLE, Song, SongKey, TableName, TablePage, Throughput,
+};
+
+/// The DynamoDB operations this service calls, as DynamoDB names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    CreateTable,
+    DeleteTable,
+    DescribeTable,
+    ListTables,
+    PutItem,
+    GetItem,
+    UpdateItem,
+    DeleteItem,
+}
+
+impl Operation {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::CreateTable => "CreateTable",
+            Self::DeleteTable => "DeleteTable",
+            Self::DescribeTable => "DescribeTable",
+            Self::ListTables => "ListTables",
+            Self::PutItem => "PutItem",
+            Self::GetItem => "GetItem",
+            Self::UpdateItem => "UpdateItem",
+            Self::DeleteItem => "DeleteItem",
+        }
+    }
+}
+
+impl fmt::Display for Operation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What went wrong, in the terms the error mapping needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    /// ResourceNotFoundException: no such table.
+    ResourceNotFound,
+    /// ResourceInUseException: the table exists, or is being created or deleted.
+    ResourceInUse,
+    /// ValidationException: DynamoDB refused the request's values.
+    Validation,
+    /// ConditionalCheckFailedException.
+    ConditionFailed,
+    /// Throttling of any kind; worth retrying later.
+    Throttled,
+    /// DynamoDB failed or could not be reached (5xx, connection refused or reset).
+    Unavailable,
+    /// The call's time budget ran out.
+    Timeout,
+    /// DynamoDB refused this service's credentials or permissions.
+    CredentialsRejected,
+    /// A table did not reach the wanted state within the bounded wait.
+    TableNotReady,
+    /// Anything else DynamoDB said no to: a bug of ours rather than the caller's.
+    Other,
+}
+
+/// A failed store call.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{operation} failed with {code}: {message}")]
+pub struct StoreError {
+    pub operation: Operation,
+    pub kind: FailureKind,
+    /// DynamoDB's error code (e.g. `ResourceNotFoundException`), or a
+    /// descriptive code of ours for failures DynamoDB never answered.
+    pub code: String,
+    pub message: String,
+    /// True when DynamoDB itself answered with this error; false when the
+    /// failure is the service's own (no answer, timeout, bounded wait).
+    pub dynamodb_answered: bool,
+}
+
+impl StoreError {
+    fn new(operation: Operation, kind: FailureKind, code: &str, message: impl Into<String>) -> Self {
+        Self {
+            operation,
+            kind,
+            code: code.to_owned(),
+            message: message.into(),
+            dynamodb_answered: false,
+        }
+    }
+
+    fn answered(mut self) -> Self {
+        self.dynamodb_answered = true;
+        self
+    }
+
+    /// Reads an SDK failure. The only place DynamoDB error codes are matched.
+    fn from_sdk<E, R>(operation: Operation, error: SdkError<E, R>) -> Self
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        R: fmt::Debug + Send + Sync + 'static,
+    {
+        match &error {
+            SdkError::ServiceError(context) => {
+                let err = context.err();
+                let code = err.code().unwrap_or("UnknownError");
+                let message = err.message().unwrap_or("").to_owned();
+                Self::new(operation, classify_code(code), code, message).answered()
+            }
+            SdkError::TimeoutError(_) => Self::new(
+                operation,
+                FailureKind::Timeout,
+                "TimeoutError",
+                "DynamoDB did not answer within the service's time budget",
+            ),
+            SdkError::DispatchFailure(failure) => {
+                let (kind, code) = if failure.is_timeout() {
+                    (FailureKind::Timeout, "TimeoutError")
+                } else {
+                    (FailureKind::Unavailable, "ConnectionError")
+                };
+                let detail = error_chain(&error);
+                Self::new(operation, kind, code, format!("cannot reach DynamoDB: {detail}"))
+            }
+            SdkError::ResponseError(_) => Self::new(
+                operation,
+                FailureKind::Unavailable,
+                "ResponseError",
+                format!("DynamoDB sent an unreadable response: {}", error_chain(&error)),
+            ),
+            // ConstructionFailure, and variants the SDK may add (the enum is non-exhaustive).
+            _ => Self::new(
+                operation,
+                FailureKind::Other,
+                "RequestConstructionFailure",
+                format!("the request could not be built: {}", error_chain(&error)),
+            ),
+        }
+    }
+}
+
+/// DynamoDB's documented error codes, grouped by what the caller can do about them.
+fn classify_code(code: &str) -> FailureKind {
+    match code {
+        "ResourceNotFoundException" | "TableNotFoundException" => FailureKind::ResourceNotFound,
+        "ResourceInUseException" | "TableAlreadyExistsException" | "TableInUseException" => {
+            FailureKind::ResourceInUse
+        }
+        "ValidationException" | "SerializationException" => FailureKind::Validation,
+        "ConditionalCheckFailedException" => FailureKind::ConditionFailed,
+        "ProvisionedThroughputExceededException"
+        | "RequestLimitExceeded"
+        | "ThrottlingException"
+        | "LimitExceededException"
+        | "TransactionConflictException" => FailureKind::Throttled,
+        "InternalServerError" | "InternalFailure" | "ServiceUnavailable" => {
+            FailureKind::Unavailable
+        }
+        "UnrecognizedClientException"
+        | "InvalidSignatureException"
+        | "MissingAuthenticationTokenException"
+        | "IncompleteSignatureException"
+        | "ExpiredTokenException"
+        | "InvalidClientTokenId"
+        | "AccessDeniedException" => FailureKind::CredentialsRejected,
+        _ => FailureKind::Other,
+    }
+}
+
+fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// A table as DescribeTable reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TableInfo {
+    pub name: String,
+    pub status: Option<TableStatus>,
+    pub key_schema: Vec<(String, KeyType)>,
+    pub item_count: i64,
+    pub created_at: Option<std::time::SystemTime>,
+    pub throughput: Option<Throughput>,
+    pub arn: String,
+}
+
+impl From<&TableDescription> for TableInfo {
+    fn from(table: &TableDescription) -> Self {
+        Self {
+            name: table.table_name().unwrap_or_default().to_owned(),
+            status: table.table_status().cloned(),
+            key_schema: table
+                .key_schema()
+                .iter()
+                .map(|k| (k.attribute_name().to_owned(), k.key_type().clone()))
+                .collect(),
+            item_count: table.item_count().unwrap_or(0),
+            created_at: table
+                .creation_date_time()
+                .and_then(|t| std::time::SystemTime::try_from(*t).ok()),
+            throughput: table.provisioned_throughput().map(|p| Throughput {
+                read: p.read_capacity_units().unwrap_or(0),
+                write: p.write_capacity_units().unwrap_or(0),
+            }),
+            arn: table.table_arn().unwrap_or_default().to_owned(),
+        }
+    }
+}
+
+/// One page of table names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableNames {
+    pub names: Vec<String>,
+    pub last: Option<String>,
+}
+
+/// DynamoDB, as the service uses it.
+#[derive(Debug, Clone)]
+pub struct Store {
+    client: Client,
+    table_wait: Duration,
+}
+
+/// How often a table's status is polled while waiting, growing to the cap.
+const FIRST_POLL: Duration = Duration::from_millis(50);
+const MAX_POLL: Duration = Duration::from_secs(1);
+
+impl Store {
+    pub fn new(client: Client, table_wait: Duration) -> Self {
+        Self { client, table_wait }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// Creates a table with the tutorial's schema and waits until it is ACTIVE.
+    pub async fn create_table(
+        &self,
+        name: &TableName,
+        throughput: Throughput,
+    ) -> Result<TableInfo, StoreError> {
+        const OP: Operation = Operation::CreateTable;
+        let attribute = |name: &str| {
+            AttributeDefinition::builder()
+                .attribute_name(name)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .expect("attribute definition has its required fields")
+        };
+        let key = |name: &str, key_type| {
+            KeySchemaElement::builder()
+                .attribute_name(name)
+                .key_type(key_type)
+                .build()
+                .expect("key schema element has its required fields")
+        };
+        let created = self
+            .client
+            .create_table()
+            .table_name(name.as_str())
+            .attribute_definitions(attribute(ARTIST))
+            .attribute_definitions(attribute(SONG_TITLE))
+            .key_schema(key(ARTIST, KeyType::Hash))
+            .key_schema(key(SONG_TITLE, KeyType::Range))
+            .provisioned_throughput(
+                ProvisionedThroughput::builder()
+                    .read_capacity_units(throughput.read)
+                    .write_capacity_units(throughput.write)
+                    .build()
+                    .expect("throughput has its required fields"),
+            )
+            .send()
+            .await
+            .map_err(|e| StoreError::from_sdk(OP, e))?;
+        if let Some(table) = created.table_description()
+            && table.table_status() == Some(&TableStatus::Active)
+        {
+            return Ok(table.into());
+        }
+        self.wait_for_table(OP, name, true).await.map(|t| t.expect("waited for presence"))
+    }
+
+    /// Deletes a table and waits until it is gone; returns it as it was.
+    pub async fn delete_table(&self, name: &TableName) -> Result<TableInfo, StoreError> {
+        const OP: Operation = Operation::DeleteTable;
+        let deleted = self
+            .client
+            .delete_table()
+            .table_name(name.as_str())
+            .send()
+            .await
+            .map_err(|e| StoreError::from_sdk(OP, e))?;
+        let info = deleted
+            .table_description()
+            .map(TableInfo::from)
+            .unwrap_or_else(|| TableInfo {
+                name: name.to_string(),
+                status: Some(TableStatus::Deleting),
+                key_schema: Vec::new(),
+                item_count: 0,
+                created_at: None,
+                throughput: None,
+                arn: String::new(),
+            });
+        self.wait_for_table(OP, name, false).await?;
+        Ok(info)
+    }
+
+    pub async fn describe_table(&self, name: &TableName) -> Result<TableInfo, StoreError> {
+        self.describe(Operation::DescribeTable, name)
+            .await?
+            .ok_or_else(|| {
+                StoreError::new(
+                    Operation::DescribeTable,
+                    FailureKind::ResourceNotFound,
+                    "ResourceNotFoundException",
+                    format!("Requested resource not found: Table: {name} not found"),
+                )
+                .answered()
+            })
+    }
+
+    pub async fn list_tables(&self, page: &TablePage) -> Result<TableNames, StoreError> {
+        let listed = self
+            .client
+            .list_tables()
+            .limit(page.limit)
+            .set_exclusive_start_table_name(page.after.as_ref().map(|t| t.to_string()))
+            .send()
+            .await
+            .map_err(|e| StoreError::from_sdk(Operation::ListTables, e))?;
+        Ok(TableNames {
+            names: listed.table_names().to_vec(),
+            last: listed.last_evaluated_table_name().map(str::to_owned),
+        })
+    }
+
+    /// Writes a song; true when it replaced one.
+    pub async fn put_item(&self, table: &TableName, song: &Song) -> Result<bool, StoreError> {
+        let mut item = key_attributes(&song.key);
+        if let Some(album) = &song.album_title {
+            item.insert(ALBUM_TITLE.to_owned(), AttributeValue::S(album.clone()));
+        }
+        let put = self
+            .client
+            .put_item()
+            .table_name(table.as_str())
+            .set_item(Some(item))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(|e| StoreError::from_sdk(Operation::PutItem, e))?;
+        Ok(put.attributes().is_some_and(|a| !a.is_empty()))
+    }
+
+    /// Reads a song. Strongly consistent, so a caller reads what it just wrote.
+    pub async fn get_item(&self, table: &TableName, key: &SongKey) -> Result<Option<Song>, StoreError> {
+        let got = self
+            .client
+            .get_item()
+            .table_name(table.as_str())
+            .set_key(Some(key_attributes(key)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| StoreError::from_sdk(Operation::GetItem, e))?;
+        Ok(got.item().map(|item| song_from_item(item, key)))
+    }
+
+    /// Sets a song's album title, creating the song when absent (DynamoDB's upsert).
+    pub async fn update_item(&self, table: &TableName, song: &Song) -> Result<Song, StoreError> {
+        let album = song.album_title.clone().unwrap_or_default();
+        let updated = self
+            .client
+            .update_item()
+            .table_name(table.as_str())
+            .set_key(Some(key_attributes(&song.key)))
+            .update_expression("SET #AT = :t")
+            .expression_attribute_names("#AT", ALBUM_TITLE)
+            .expression_attribute_values(":t", AttributeValue::S(album))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await
+            .map_err(|e| StoreError::from_sdk(Operation::UpdateItem, e))?;
+        Ok(updated
+            .attributes()
+            .map(|item| song_from_item(item, &song.key))
+            .unwrap_or_else(|| song.clone()))
+    }
+
+    /// Deletes a song; true when there was one.
+    pub async fn delete_item(&self, table: &TableName, key: &SongKey) -> Result<bool, StoreError> {
+        let deleted = self
+            .client
+            .delete_item()
+            .table_name(table.as_str())
+            .set_key(Some(key_attributes(key)))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(|e| StoreError::from_sdk(Operation::DeleteItem, e))?;
+        Ok(deleted.attributes().is_some_and(|a| !a.is_empty()))
+    }
+
+    /// DescribeTable, with "no such table" as `None`.
+    async fn describe(&self, op: Operation, name: &TableName) -> Result<Option<TableInfo>, StoreError> {
+        match self.client.describe_table().table_name(name.as_str()).send().await {
+            Ok(described) => Ok(described.table().map(TableInfo::from)),
+            Err(error) => {
+                let error = StoreError::from_sdk(op, error);
+                match error.kind {
+                    FailureKind::ResourceNotFound => Ok(None),
+                    _ => Err(error),
+                }
+            }
+        }
+    }
+
+    /// Polls until the table is ACTIVE (`present`) or gone (`!present`),
+    /// within the bounded wait.
+    async fn wait_for_table(
+        &self,
+        op: Operation,
+        name: &TableName,
+        present: bool,
+    ) -> Result<Option<TableInfo>, StoreError> {
+        let deadline = Instant::now() + self.table_wait;
+        let mut pause = FIRST_POLL;
+        loop {
+            let table = self.describe(op, name).await?;
+            let last_status = match &table {
+                None if !present => return Ok(None),
+                Some(t) if present && t.status == Some(TableStatus::Active) => return Ok(table),
+                None => "absent".to_owned(),
+                Some(t) => t.status.as_ref().map_or("unknown", |s| s.as_str()).to_owned(),
+            };
+            if Instant::now() + pause > deadline {
+                let wanted = if present { "ACTIVE" } else { "deleted" };
+                return Err(StoreError::new(
+                    op,
+                    FailureKind::TableNotReady,
+                    "TableNotReady",
+                    format!(
+                        "table {name} is still {last_status} after {}s; it was not {wanted} in time (the {op} request itself was accepted)",
+                        self.table_wait.as_secs()
+                    ),
+                ));
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(MAX_POLL);
+        }
+    }
+}
+
+fn key_attributes(key: &SongKey) -> HashMap<String, AttributeValue> {
+    HashMap::from([
+        (ARTIST.to_owned(), AttributeValue::S(key.artist().to_owned())),
+        (SONG_TITLE.to_owned(), AttributeValue::S(key.song_title().to_owned())),
+    ])
+}
+
+/// A stored item as a song. Key attributes always exist on a stored item; the
+/// requested key stands in should a store ever answer without them.
+fn song_from_item(item: &HashMap<String, AttributeValue>, key: &SongKey) -> Song {
+    let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
+    Song {
+        key: SongKey::from_stored(
+            text(ARTIST).unwrap_or_else(|| key.artist().to_owned()),
+            text(SONG_TITLE).unwrap_or_else(|| key.song_title().to_owned()),
+        ),
+        album_title: text(ALBUM_TITLE),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dynamodb_error_codes_are_classified() {
+        let cases = [
+            ("ResourceNotFoundException", FailureKind::ResourceNotFound),
+            ("ResourceInUseException", FailureKind::ResourceInUse),
+            ("ValidationException", FailureKind::Validation),
+            ("ConditionalCheckFailedException", FailureKind::ConditionFailed),
+            ("ProvisionedThroughputExceededException", FailureKind::Throttled),
+            ("RequestLimitExceeded", FailureKind::Throttled),
+            ("ThrottlingException", FailureKind::Throttled),
+            ("LimitExceededException", FailureKind::Throttled),
+            ("InternalServerError", FailureKind::Unavailable),
+            ("UnrecognizedClientException", FailureKind::CredentialsRejected),
+            ("InvalidSignatureException", FailureKind::CredentialsRejected),
+            ("SomethingNew", FailureKind::Other),
+        ];
+        for (code, kind) in cases {
+            assert_eq!(classify_code(code), kind, "{code}");
+        }
+    }
+}
