@@ -90,6 +90,9 @@ pub fn failure(status: &Status, mode: ErrorMode) -> Failure {
     }
     let message = if is_client_timeout(status) {
         "The music service did not answer within the gateway's time budget.".to_owned()
+    } else if status.code() == Code::Unavailable && status.get_details_error_info().is_none() {
+        // A transport failure (tonic's own text, e.g. "tcp connect error").
+        format!("The music service is unavailable ({}); try again shortly.", status.message())
     } else if status.message().is_empty() {
         format!("The music service failed: {:?}", status.code())
     } else {
@@ -182,7 +185,10 @@ mod tests {
     #[test]
     fn failures_without_dynamodb_details_keep_their_status() {
         let f = failure(&Status::unavailable("tcp connect error"), ErrorMode::Seed);
-        assert_eq!((f.status.as_u16(), f.message.as_str()), (503, "tcp connect error"));
+        assert_eq!(
+            (f.status.as_u16(), f.message.as_str()),
+            (503, "The music service is unavailable (tcp connect error); try again shortly.")
+        );
     }
 
     #[test]

@@ -1,0 +1,7 @@
+//! End-to-end tests of the whole stack as real processes on real sockets:
+//! `music-service` and `music-gateway --upstream` (as deployed), and
+//! `music-gateway` alone (the one-command mode), driven by the real curl.
+
+mod seed_curl;
+mod stack;
+mod upstream_down;

@@ -1,0 +1,215 @@
+//! Starting the programs as processes and reading their logs.
+
+use std::{
+    io::{BufRead, BufReader},
+    net::SocketAddr,
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    sync::{Arc, Mutex, mpsc},
+    time::Duration,
+};
+
+/// A built binary of this workspace (`cargo test --workspace` builds them all).
+fn binary(name: &str) -> PathBuf {
+    let mut dir = std::env::current_exe().expect("test binary path");
+    dir.pop(); // the test binary
+    if dir.ends_with("deps") {
+        dir.pop();
+    }
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "{} is not built; run the tests with `cargo test --workspace` (or scripts/test.sh)",
+        path.display()
+    );
+    path
+}
+
+/// A running program, with its stderr collected line by line.
+pub(crate) struct Program {
+    child: Child,
+    log: Arc<Mutex<Vec<String>>>,
+    /// Every `listening on ADDR protocol="…"` line, in order.
+    pub(crate) listening: Vec<(String, SocketAddr)>,
+}
+
+impl Program {
+    /// Starts `name` with `args` and waits for `expected` listening lines.
+    pub(crate) fn start(name: &str, args: &[&str], expected: usize) -> Self {
+        let mut child = Command::new(binary(name))
+            .args(args)
+            .env("RUST_LOG", "info")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{name} starts: {e}"));
+        let stderr = child.stderr.take().unwrap();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let lines = Arc::clone(&log);
+        let (found, listening) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(rest) = line.split("listening on ").nth(1) {
+                    let mut words = rest.split_whitespace();
+                    let addr = words.next().unwrap_or_default().to_owned();
+                    let protocol = words
+                        .find_map(|w| w.strip_prefix("protocol="))
+                        .unwrap_or_default()
+                        .trim_matches('"')
+                        .to_owned();
+                    let _ = found.send((protocol, addr));
+                }
+                lines.lock().unwrap().push(line);
+            }
+        });
+        let mut program = Self {
+            child,
+            log,
+            listening: Vec::new(),
+        };
+        for _ in 0..expected {
+            let (protocol, addr) = listening
+                .recv_timeout(Duration::from_secs(30))
+                .unwrap_or_else(|_| panic!("{name} did not log `listening on`:\n{}", program.log_text()));
+            program.listening.push((protocol, addr.parse().expect("logged address parses")));
+        }
+        program
+    }
+
+    pub(crate) fn addr(&self, protocol: &str) -> SocketAddr {
+        self.listening
+            .iter()
+            .find(|(p, _)| p == protocol)
+            .map(|(_, a)| *a)
+            .unwrap_or_else(|| panic!("no {protocol} listener in {:?}", self.listening))
+    }
+
+    pub(crate) fn log_text(&self) -> String {
+        self.log.lock().unwrap().join("\n")
+    }
+
+    pub(crate) fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Program {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Where the stack keeps its songs.
+#[derive(Debug, Clone)]
+pub(crate) enum Store {
+    Embedded,
+    DynamoDbLocal(String),
+}
+
+impl Store {
+    pub(crate) fn name(&self) -> &'static str {
+        match self {
+            Self::Embedded => "embedded",
+            Self::DynamoDbLocal(_) => "dynamodb-local",
+        }
+    }
+
+    fn service_args(&self) -> Vec<String> {
+        match self {
+            Self::Embedded => vec!["--in-memory".into()],
+            Self::DynamoDbLocal(endpoint) => vec![
+                "--backend".into(),
+                "dynamodb".into(),
+                "--dynamodb-endpoint".into(),
+                endpoint.clone(),
+            ],
+        }
+    }
+}
+
+/// Embedded always; DynamoDB Local when MUSIC_TEST_DYNAMODB_ENDPOINT is set
+/// (required under CI=true).
+pub(crate) fn stores() -> Vec<Store> {
+    let mut stores = vec![Store::Embedded];
+    match std::env::var("MUSIC_TEST_DYNAMODB_ENDPOINT") {
+        Ok(endpoint) if !endpoint.is_empty() => stores.push(Store::DynamoDbLocal(endpoint)),
+        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("MUSIC_TEST_DYNAMODB_ENDPOINT is not set; under CI=true every backend must run")
+        }
+        _ => eprintln!("note: MUSIC_TEST_DYNAMODB_ENDPOINT not set; running on the embedded store only"),
+    }
+    stores
+}
+
+/// music-service and music-gateway as two processes, as deployed.
+pub(crate) struct TwoProcessStack {
+    pub(crate) service: Program,
+    pub(crate) gateway: Program,
+}
+
+impl TwoProcessStack {
+    pub(crate) fn start(store: &Store, gateway_args: &[&str]) -> Self {
+        let mut service_args = vec!["--listen".to_owned(), "127.0.0.1:0".to_owned()];
+        service_args.extend(store.service_args());
+        let service_args: Vec<&str> = service_args.iter().map(String::as_str).collect();
+        let service = Program::start("music-service", &service_args, 1);
+        let upstream = format!("http://{}", service.addr("grpc"));
+        let mut args = vec!["--listen", "127.0.0.1:0", "--upstream", &upstream];
+        args.extend_from_slice(gateway_args);
+        let gateway = Program::start("music-gateway", &args, 1);
+        Self { service, gateway }
+    }
+
+    pub(crate) fn base_url(&self) -> String {
+        format!("http://{}", self.gateway.addr("http"))
+    }
+}
+
+/// The answer curl got: status, headers (lowercased names), body.
+#[derive(Debug)]
+pub(crate) struct CurlAnswer {
+    pub(crate) status: u16,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) body: String,
+}
+
+impl CurlAnswer {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Runs a curl command line through bash, as a user pastes it, adding only
+/// flags that make curl print the response head (`-s -i`).
+pub(crate) fn curl(command_line: &str) -> CurlAnswer {
+    assert!(command_line.starts_with("curl "), "{command_line}");
+    let output = Command::new("bash")
+        .arg("-c")
+        .arg(format!("{command_line} -s -i"))
+        .output()
+        .expect("bash and curl run");
+    assert!(output.status.success(), "curl failed: {}", String::from_utf8_lossy(&output.stderr));
+    let text = String::from_utf8(output.stdout).expect("the gateway answers UTF-8");
+    let (head, body) = text.split_once("\r\n\r\n").expect("an HTTP response");
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|s| s.parse().ok())
+        .expect("a status line");
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    CurlAnswer {
+        status,
+        headers,
+        body: body.to_owned(),
+    }
+}

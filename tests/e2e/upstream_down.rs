@@ -1,0 +1,35 @@
+//! A gateway whose service is down answers 503 at once, and recovers by
+//! itself when the service is back on the same address.
+
+use std::time::{Duration, Instant};
+
+use crate::stack::{Program, Store, TwoProcessStack, curl};
+
+#[test]
+fn the_gateway_answers_503_while_the_service_is_down_and_recovers() {
+    let mut stack = TwoProcessStack::start(&Store::Embedded, &[]);
+    let base = stack.base_url();
+    let grpc = stack.service.addr("grpc");
+    let create = format!("curl -X PUT {base}/Test/DemoResourceMusic/DemoResourceMusicTable -H 'table:Music'");
+    assert_eq!(curl(&create).status, 200);
+
+    stack.service.kill();
+    let started = Instant::now();
+    let down = curl(&create);
+    assert_eq!(down.status, 503, "{}", down.body);
+    assert!(down.body.starts_with('"'), "a JSON string message: {}", down.body);
+    assert!(started.elapsed() < Duration::from_secs(10), "fails fast, not at the 29 s timeout");
+
+    // Back on the same address (a fresh in-memory store): the gateway reconnects by itself.
+    let listen = grpc.to_string();
+    let _service = Program::start("music-service", &["--listen", &listen, "--in-memory"], 1);
+    let mut status = 0;
+    for _ in 0..50 {
+        status = curl(&create).status;
+        if status == 200 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(status, 200, "the gateway recovered without a restart");
+}
