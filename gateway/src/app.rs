@@ -49,6 +49,20 @@ pub fn router(gateway: Gateway) -> Router {
         .layer(middleware::from_fn(access_log))
         .layer(PropagateRequestIdLayer::new(X_REQUEST_ID))
         .layer(SetRequestIdLayer::new(X_REQUEST_ID, MakeRequestUuid))
+        .layer(middleware::map_request(drop_blank_request_id))
+}
+
+/// A blank `x-request-id` identifies nothing: treat it as absent, so that a
+/// fresh id is made for the request.
+async fn drop_blank_request_id(mut request: Request) -> Request {
+    let blank = request
+        .headers()
+        .get(&X_REQUEST_ID)
+        .is_some_and(|id| id.as_bytes().iter().all(u8::is_ascii_whitespace));
+    if blank {
+        request.headers_mut().remove(&X_REQUEST_ID);
+    }
+    request
 }
 
 /// Serves `app` on `listener` until `shutdown` resolves, then lets requests in flight finish.
@@ -146,10 +160,8 @@ async fn dispatch(State(gateway): State<Arc<Gateway>>, request: Request) -> Resp
             });
         }
     };
-    let reply = match Params::new(&parts.headers, parts.uri.query(), &body) {
-        Ok(params) => legacy::handle(&gateway, call, &params, &request_id_of(&parts.headers)).await,
-        Err(error) => error.into(),
-    };
+    let params = Params::new(&parts.headers, parts.uri.query(), &body);
+    let reply = legacy::handle(&gateway, call, &params, &request_id_of(&parts.headers)).await;
     reply_response(reply)
 }
 

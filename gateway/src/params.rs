@@ -3,7 +3,7 @@
 //! object body. Everything a client can get wrong here is a [`ParamError`]
 //! with the message the client is shown.
 
-use std::fmt;
+use std::{fmt, sync::OnceLock};
 
 use http::HeaderMap;
 use percent_encoding::percent_decode;
@@ -78,23 +78,29 @@ pub enum ParamError {
 pub struct Params<'r> {
     headers: &'r HeaderMap,
     query: Vec<(Vec<u8>, Vec<u8>)>,
-    body: Option<Map<String, Value>>,
+    raw_body: &'r [u8],
+    /// The body as a JSON object, parsed on first need: the tutorial's Lambdas
+    /// never read the body when the headers carried the parameters, so neither
+    /// does the gateway (a client sending a stray body keeps working).
+    body: OnceLock<Result<Option<Map<String, Value>>, ParamError>>,
 }
 
 impl<'r> Params<'r> {
-    /// Reads the query string and, when the body is not empty, the body as a JSON object.
-    pub fn new(headers: &'r HeaderMap, query: Option<&str>, body: &[u8]) -> Result<Self, ParamError> {
-        let query = query.map(parse_query).unwrap_or_default();
-        let body = if body.iter().all(u8::is_ascii_whitespace) {
-            None
-        } else {
-            match serde_json::from_slice::<Value>(body) {
-                Ok(Value::Object(map)) => Some(map),
-                Ok(other) => return Err(ParamError::BodyNotObject(kind_of(&other))),
-                Err(error) => return Err(ParamError::BodyNotJson(error.to_string())),
-            }
-        };
-        Ok(Self { headers, query, body })
+    pub fn new(headers: &'r HeaderMap, query: Option<&str>, body: &'r [u8]) -> Self {
+        Self {
+            headers,
+            query: query.map(parse_query).unwrap_or_default(),
+            raw_body: body,
+            body: OnceLock::new(),
+        }
+    }
+
+    fn body(&self) -> Result<Option<&Map<String, Value>>, ParamError> {
+        self.body
+            .get_or_init(|| parse_body(self.raw_body))
+            .as_ref()
+            .map(Option::as_ref)
+            .map_err(Clone::clone)
     }
 
     /// Looks up each parameter in order; the first missing one is the error.
@@ -131,11 +137,23 @@ impl<'r> Params<'r> {
             return Ok(Some(text));
         }
 
-        match self.body.as_ref().and_then(|body| body.get(name)) {
+        match self.body()?.and_then(|body| body.get(name)) {
             None => Ok(None),
             Some(Value::String(text)) => Ok(Some(text.clone())),
             Some(_) => Err(ParamError::NotAString { name }),
         }
+    }
+}
+
+/// An empty (or blank) body has no parameters; any other must be a JSON object.
+fn parse_body(body: &[u8]) -> Result<Option<Map<String, Value>>, ParamError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(map)) => Ok(Some(map)),
+        Ok(other) => Err(ParamError::BodyNotObject(kind_of(&other))),
+        Err(error) => Err(ParamError::BodyNotJson(error.to_string())),
     }
 }
 
@@ -186,14 +204,14 @@ mod tests {
     #[test]
     fn headers_win_over_query_and_body() {
         let h = headers(&[("Table", b"FromHeader")]);
-        let p = Params::new(&h, Some("table=FromQuery"), br#"{"table": "FromBody"}"#).unwrap();
+        let p = Params::new(&h, Some("table=FromQuery"), br#"{"table": "FromBody"}"#);
         assert_eq!(p.get(Param::Table).unwrap().as_deref(), Some("FromHeader"));
     }
 
     #[test]
     fn query_wins_over_body_and_is_percent_decoded() {
         let h = HeaderMap::new();
-        let p = Params::new(&h, Some("artist=Sigur+R%C3%B3s&x=1"), br#"{"artist": "B", "songtitle": "T"}"#).unwrap();
+        let p = Params::new(&h, Some("artist=Sigur+R%C3%B3s&x=1"), br#"{"artist": "B", "songtitle": "T"}"#);
         assert_eq!(p.get(Param::Artist).unwrap().as_deref(), Some("Sigur Rós"));
         assert_eq!(p.get(Param::SongTitle).unwrap().as_deref(), Some("T"));
         assert_eq!(p.get(Param::AlbumTitle).unwrap(), None);
@@ -202,7 +220,7 @@ mod tests {
     #[test]
     fn header_values_are_utf8_and_trimmed() {
         let h = headers(&[("albumtitle", " Louder Than Ever\t".as_bytes()), ("artist", "Sigur Rós".as_bytes())]);
-        let p = Params::new(&h, None, b"").unwrap();
+        let p = Params::new(&h, None, b"");
         assert_eq!(p.get(Param::AlbumTitle).unwrap().as_deref(), Some("Louder Than Ever"));
         assert_eq!(p.get(Param::Artist).unwrap().as_deref(), Some("Sigur Rós"));
     }
@@ -210,38 +228,47 @@ mod tests {
     #[test]
     fn bad_values_are_named() {
         let h = headers(&[("artist", b"\xff\xfe")]);
-        let p = Params::new(&h, Some("songtitle=%FF"), b"").unwrap();
+        let p = Params::new(&h, Some("songtitle=%FF"), b"");
         assert_eq!(p.get(Param::Artist).unwrap_err().to_string(), "The header 'artist' is not valid UTF-8.");
         assert_eq!(p.get(Param::SongTitle).unwrap_err().to_string(), "The query parameter 'songtitle' is not valid UTF-8.");
         let h = headers(&[("table", b"a"), ("table", b"b")]);
-        let p = Params::new(&h, None, b"").unwrap();
+        let p = Params::new(&h, None, b"");
         assert_eq!(p.get(Param::Table).unwrap_err().to_string(), "The header 'table' was sent more than once; send it once.");
     }
 
     #[test]
     fn the_first_missing_parameter_gets_the_tutorials_key_error() {
         let h = headers(&[("table", b"Music")]);
-        let p = Params::new(&h, None, b"").unwrap();
+        let p = Params::new(&h, None, b"");
         let err = p.require([Param::Table, Param::Artist, Param::SongTitle], Wording::Item).unwrap_err();
         assert_eq!(err.to_string(), "KeyError exception happened while using key 'artist' to get the value.");
         let empty = HeaderMap::new();
-        let p = Params::new(&empty, None, b"").unwrap();
+        let p = Params::new(&empty, None, b"");
         let err = p.require([Param::Table], Wording::Table).unwrap_err();
         assert_eq!(err.to_string(), "KeyError exception happened while using key 'table' to get the table name.");
     }
 
     #[test]
-    fn bodies_must_be_json_objects_of_strings() {
+    fn bodies_must_be_json_objects_of_strings_when_they_are_needed() {
         let h = HeaderMap::new();
+        let p = Params::new(&h, None, b"{not json");
         assert_eq!(
-            Params::new(&h, None, b"{not json").unwrap_err().to_string(),
+            p.get(Param::Table).unwrap_err().to_string(),
             "The request body is not valid JSON: key must be a string at line 1 column 2."
         );
+        let p = Params::new(&h, None, b"[1, 2]");
         assert_eq!(
-            Params::new(&h, None, b"[1, 2]").unwrap_err().to_string(),
+            p.get(Param::Table).unwrap_err().to_string(),
             "The request body must be a JSON object of string values, not an array."
         );
-        let p = Params::new(&h, None, br#"{"table": 5}"#).unwrap();
+        let p = Params::new(&h, None, br#"{"table": 5}"#);
         assert_eq!(p.get(Param::Table).unwrap_err().to_string(), "The JSON body field 'table' must be a string.");
+    }
+
+    #[test]
+    fn a_body_is_not_read_when_headers_carry_the_parameters() {
+        let h = headers(&[("table", b"Music")]);
+        let p = Params::new(&h, None, b"table=Music");
+        assert_eq!(p.get(Param::Table).unwrap().as_deref(), Some("Music"));
     }
 }

@@ -164,9 +164,16 @@ pub struct Song {
     pub album_title: Option<String>,
 }
 
+/// How a song is written, which decides DynamoDB's wording for an oversized item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Write {
+    Put,
+    Update,
+}
+
 impl Song {
     /// A song to write: the item, counted as DynamoDB counts it, must fit in 400 KB.
-    pub fn parse(key: SongKey, album_title: String, field: &'static str) -> Result<Self, Violation> {
+    pub fn parse(key: SongKey, album_title: String, field: &'static str, write: Write) -> Result<Self, Violation> {
         let size = ARTIST.len()
             + key.artist.len()
             + SONG_TITLE.len()
@@ -176,7 +183,10 @@ impl Song {
         if size > MAX_ITEM_BYTES {
             return Err(Violation::new(
                 field,
-                "Item size has exceeded the maximum allowed size",
+                match write {
+                    Write::Put => "Item size has exceeded the maximum allowed size",
+                    Write::Update => "Item size to update has exceeded the maximum allowed size",
+                },
             ));
         }
         Ok(Self {
@@ -309,9 +319,11 @@ mod tests {
     fn items_over_400_kb_are_refused() {
         let k = key("a", "t").unwrap();
         let fixed = ARTIST.len() + 1 + SONG_TITLE.len() + 1 + ALBUM_TITLE.len();
-        assert!(Song::parse(k.clone(), "x".repeat(MAX_ITEM_BYTES - fixed), "album_title").is_ok());
-        let err = Song::parse(k, "x".repeat(MAX_ITEM_BYTES - fixed + 1), "album_title").unwrap_err();
+        assert!(Song::parse(k.clone(), "x".repeat(MAX_ITEM_BYTES - fixed), "album_title", Write::Put).is_ok());
+        let err = Song::parse(k.clone(), "x".repeat(MAX_ITEM_BYTES - fixed + 1), "album_title", Write::Put).unwrap_err();
         assert_eq!(err.description, "Item size has exceeded the maximum allowed size");
+        let err = Song::parse(k, "x".repeat(MAX_ITEM_BYTES - fixed + 1), "album_title", Write::Update).unwrap_err();
+        assert_eq!(err.description, "Item size to update has exceeded the maximum allowed size");
     }
 
     #[test]

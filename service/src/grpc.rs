@@ -12,7 +12,7 @@ use tonic::{Request, Response, Status};
 use tracing::Instrument;
 
 use crate::{
-    domain::{Song, SongKey, TableName, TablePage, Throughput},
+    domain::{Song, SongKey, TableName, TablePage, Throughput, Write},
     error::ServiceError,
     store::{Operation, Store, TableInfo},
 };
@@ -164,7 +164,7 @@ impl ItemService for ItemApi {
             let song = r.song.unwrap_or_default();
             let key = SongKey::parse(song.artist, song.song_title, ("song.artist", "song.song_title"))
                 .map_err(ServiceError::invalid(OP))?;
-            let song = Song::parse(key, song.album_title.unwrap_or_default(), "song.album_title")
+            let song = Song::parse(key, song.album_title.unwrap_or_default(), "song.album_title", Write::Put)
                 .map_err(ServiceError::invalid(OP))?;
             let replaced = self.store.put_item(&table, &song).await?;
             Ok(pb::PutItemResponse { replaced })
@@ -193,7 +193,7 @@ impl ItemService for ItemApi {
         observe(OP, request, async |r| {
             let table = table_name(r.table_name, OP)?;
             let key = song_key(r.artist, r.song_title, OP)?;
-            let song = Song::parse(key, r.album_title, "album_title").map_err(ServiceError::invalid(OP))?;
+            let song = Song::parse(key, r.album_title, "album_title", Write::Update).map_err(ServiceError::invalid(OP))?;
             Ok(song_to_pb(self.store.update_item(&table, &song).await?))
         })
         .await
