@@ -4,10 +4,16 @@
 //! each other.
 
 /// Generated code for the `music.v1` package.
-#[allow(missing_docs, unreachable_pub, missing_debug_implementations, clippy::all)]
+#[allow(
+    missing_docs,
+    unreachable_pub,
+    missing_debug_implementations,
+    clippy::all
+)]
 pub mod pb {
     tonic::include_proto!("music.v1");
 }
 
 /// The encoded `FileDescriptorSet` of `proto/`, for tonic-reflection.
-pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/music_descriptor.bin"));
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/music_descriptor.bin"));

@@ -26,7 +26,9 @@ pub enum ErrorMode {
 pub fn http_status(code: Code) -> StatusCode {
     match code {
         Code::Ok => StatusCode::OK,
-        Code::InvalidArgument | Code::FailedPrecondition | Code::OutOfRange => StatusCode::BAD_REQUEST,
+        Code::InvalidArgument | Code::FailedPrecondition | Code::OutOfRange => {
+            StatusCode::BAD_REQUEST
+        }
         Code::Unauthenticated => StatusCode::UNAUTHORIZED,
         Code::PermissionDenied => StatusCode::FORBIDDEN,
         Code::NotFound => StatusCode::NOT_FOUND,
@@ -74,7 +76,10 @@ pub fn failure(status: &Status, mode: ErrorMode) -> Failure {
     if let Some(info) = status.get_details_error_info()
         && info.domain == DYNAMODB_DOMAIN
     {
-        let operation = info.metadata.get("operation").map_or("unknown", String::as_str);
+        let operation = info
+            .metadata
+            .get("operation")
+            .map_or("unknown", String::as_str);
         return Failure {
             status: match mode {
                 ErrorMode::Seed => StatusCode::INTERNAL_SERVER_ERROR,
@@ -92,7 +97,10 @@ pub fn failure(status: &Status, mode: ErrorMode) -> Failure {
         "The music service did not answer within the gateway's time budget.".to_owned()
     } else if status.code() == Code::Unavailable && status.get_details_error_info().is_none() {
         // A transport failure (tonic's own text, e.g. "tcp connect error").
-        format!("The music service is unavailable ({}); try again shortly.", status.message())
+        format!(
+            "The music service is unavailable ({}); try again shortly.",
+            status.message()
+        )
     } else if status.message().is_empty() {
         format!("The music service failed: {:?}", status.code())
     } else {
@@ -157,8 +165,14 @@ mod tests {
         for (code, http) in expected {
             assert_eq!(http_status(code).as_u16(), http, "{code:?}");
         }
-        assert_eq!(status_of(&Status::cancelled("Timeout expired")).as_u16(), 504);
-        assert_eq!(status_of(&Status::cancelled("client went away")).as_u16(), 499);
+        assert_eq!(
+            status_of(&Status::cancelled("Timeout expired")).as_u16(),
+            504
+        );
+        assert_eq!(
+            status_of(&Status::cancelled("client went away")).as_u16(),
+            499
+        );
     }
 
     #[test]
@@ -175,10 +189,16 @@ mod tests {
     #[test]
     fn http_mode_keeps_the_text_with_the_accurate_status() {
         let status = dynamodb_status(Code::NotFound, "ResourceNotFoundException", "GetItem");
-        assert_eq!(failure(&status, ErrorMode::Http).status, StatusCode::NOT_FOUND);
+        assert_eq!(
+            failure(&status, ErrorMode::Http).status,
+            StatusCode::NOT_FOUND
+        );
         let throttled = dynamodb_status(Code::ResourceExhausted, "ThrottlingException", "PutItem");
         let f = failure(&throttled, ErrorMode::Http);
-        assert_eq!((f.status.as_u16(), f.retry_after), (429, Some(Duration::from_secs(1))));
+        assert_eq!(
+            (f.status.as_u16(), f.retry_after),
+            (429, Some(Duration::from_secs(1)))
+        );
         assert_eq!(failure(&throttled, ErrorMode::Seed).retry_after, None);
     }
 
@@ -187,7 +207,10 @@ mod tests {
         let f = failure(&Status::unavailable("tcp connect error"), ErrorMode::Seed);
         assert_eq!(
             (f.status.as_u16(), f.message.as_str()),
-            (503, "The music service is unavailable (tcp connect error); try again shortly.")
+            (
+                503,
+                "The music service is unavailable (tcp connect error); try again shortly."
+            )
         );
     }
 
@@ -199,6 +222,10 @@ mod tests {
             ErrorDetails::with_error_info(ITEM_NOT_FOUND, "music.v1", HashMap::new()),
         );
         assert!(is_item_not_found(&item));
-        assert!(!is_item_not_found(&dynamodb_status(Code::NotFound, "ResourceNotFoundException", "GetItem")));
+        assert!(!is_item_not_found(&dynamodb_status(
+            Code::NotFound,
+            "ResourceNotFoundException",
+            "GetItem"
+        )));
     }
 }

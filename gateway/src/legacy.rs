@@ -77,7 +77,9 @@ struct StringValue<'a> {
 fn item_json(song: &pb::Song) -> String {
     crate::pyjson::dumps(&DynamoItem {
         artist: StringValue { s: &song.artist },
-        song_title: StringValue { s: &song.song_title },
+        song_title: StringValue {
+            s: &song.song_title,
+        },
         album_title: song.album_title.as_deref().map(|s| StringValue { s }),
     })
 }
@@ -113,7 +115,12 @@ impl From<Status> for CallError {
     }
 }
 
-async fn run(gateway: &Gateway, call: Call, params: &Params<'_>, request_id: &str) -> Result<Reply, CallError> {
+async fn run(
+    gateway: &Gateway,
+    call: Call,
+    params: &Params<'_>,
+    request_id: &str,
+) -> Result<Reply, CallError> {
     use Param::{AlbumTitle, Artist, SongTitle, Table};
     let budget = gateway.timeout;
     let mut tables = gateway.upstream.tables.clone();
@@ -122,16 +129,28 @@ async fn run(gateway: &Gateway, call: Call, params: &Params<'_>, request_id: &st
     match call {
         Call::CreateTable => {
             let [table_name] = params.require([Table], Wording::Table)?;
-            let request = upstream::request(request_id, budget, pb::CreateTableRequest {
-                table_name,
-                provisioned_throughput: None,
-            });
+            let request = upstream::request(
+                request_id,
+                budget,
+                pb::CreateTableRequest {
+                    table_name,
+                    provisioned_throughput: None,
+                },
+            );
             within(budget, tables.create_table(request)).await?;
             done("Table created")
         }
         Call::DeleteTable => {
             let [table_name] = params.require([Table], Wording::Table)?;
-            within(budget, tables.delete_table(upstream::request(request_id, budget, pb::DeleteTableRequest { table_name }))).await?;
+            within(
+                budget,
+                tables.delete_table(upstream::request(
+                    request_id,
+                    budget,
+                    pb::DeleteTableRequest { table_name },
+                )),
+            )
+            .await?;
             done("Table deleted")
         }
         Call::PutItem => {
@@ -142,38 +161,63 @@ async fn run(gateway: &Gateway, call: Call, params: &Params<'_>, request_id: &st
                 song_title,
                 album_title: Some(album_title),
             };
-            within(budget, items.put_item(upstream::request(request_id, budget, pb::PutItemRequest { table_name, song: Some(song) }))).await?;
+            within(
+                budget,
+                items.put_item(upstream::request(
+                    request_id,
+                    budget,
+                    pb::PutItemRequest {
+                        table_name,
+                        song: Some(song),
+                    },
+                )),
+            )
+            .await?;
             done("Item added")
         }
         Call::UpdateItem => {
             let [table_name, artist, song_title, album_title] =
                 params.require([Table, Artist, SongTitle, AlbumTitle], Wording::Item)?;
-            let request = upstream::request(request_id, budget, pb::UpdateItemRequest {
-                table_name,
-                artist,
-                song_title,
-                album_title,
-            });
+            let request = upstream::request(
+                request_id,
+                budget,
+                pb::UpdateItemRequest {
+                    table_name,
+                    artist,
+                    song_title,
+                    album_title,
+                },
+            );
             within(budget, items.update_item(request)).await?;
             done("Item updated")
         }
         Call::GetItem => {
-            let [table_name, artist, song_title] = params.require([Table, Artist, SongTitle], Wording::Item)?;
-            let request = upstream::request(request_id, budget, pb::GetItemRequest {
-                table_name,
-                artist,
-                song_title,
-            });
+            let [table_name, artist, song_title] =
+                params.require([Table, Artist, SongTitle], Wording::Item)?;
+            let request = upstream::request(
+                request_id,
+                budget,
+                pb::GetItemRequest {
+                    table_name,
+                    artist,
+                    song_title,
+                },
+            );
             let song = within(budget, items.get_item(request)).await?;
             Ok(Reply::ok(item_json(&song)))
         }
         Call::DeleteItem => {
-            let [table_name, artist, song_title] = params.require([Table, Artist, SongTitle], Wording::Item)?;
-            let request = upstream::request(request_id, budget, pb::DeleteItemRequest {
-                table_name,
-                artist,
-                song_title,
-            });
+            let [table_name, artist, song_title] =
+                params.require([Table, Artist, SongTitle], Wording::Item)?;
+            let request = upstream::request(
+                request_id,
+                budget,
+                pb::DeleteItemRequest {
+                    table_name,
+                    artist,
+                    song_title,
+                },
+            );
             within(budget, items.delete_item(request)).await?;
             done("Item deleted")
         }

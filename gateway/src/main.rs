@@ -32,5 +32,11 @@ async fn start(settings: GatewaySettings) -> Result<(), music_gateway::run::RunE
     } else {
         None
     };
-    run(settings, http, grpc, music_gateway::shutdown::shutdown_signal()).await
+    run(
+        settings,
+        http,
+        grpc,
+        music_gateway::shutdown::shutdown_signal(),
+    )
+    .await
 }

@@ -104,7 +104,11 @@ impl<'r> Params<'r> {
     }
 
     /// Looks up each parameter in order; the first missing one is the error.
-    pub fn require<const N: usize>(&self, params: [Param; N], wording: Wording) -> Result<[String; N], ParamError> {
+    pub fn require<const N: usize>(
+        &self,
+        params: [Param; N],
+        wording: Wording,
+    ) -> Result<[String; N], ParamError> {
         let mut values: [String; N] = std::array::from_fn(|_| String::new());
         for (slot, param) in values.iter_mut().zip(params) {
             *slot = self
@@ -120,20 +124,30 @@ impl<'r> Params<'r> {
         let mut headers = self.headers.get_all(name).iter();
         if let Some(value) = headers.next() {
             if headers.next().is_some() {
-                return Err(ParamError::Repeated { from: Source::Header, name });
+                return Err(ParamError::Repeated {
+                    from: Source::Header,
+                    name,
+                });
             }
-            let text = std::str::from_utf8(value.as_bytes())
-                .map_err(|_| ParamError::NotUtf8 { from: Source::Header, name })?;
+            let text = std::str::from_utf8(value.as_bytes()).map_err(|_| ParamError::NotUtf8 {
+                from: Source::Header,
+                name,
+            })?;
             return Ok(Some(text.trim_matches([' ', '\t']).to_owned()));
         }
 
         let mut found = self.query.iter().filter(|(key, _)| key == name.as_bytes());
         if let Some((_, value)) = found.next() {
             if found.next().is_some() {
-                return Err(ParamError::Repeated { from: Source::Query, name });
+                return Err(ParamError::Repeated {
+                    from: Source::Query,
+                    name,
+                });
             }
-            let text = String::from_utf8(value.clone())
-                .map_err(|_| ParamError::NotUtf8 { from: Source::Query, name })?;
+            let text = String::from_utf8(value.clone()).map_err(|_| ParamError::NotUtf8 {
+                from: Source::Query,
+                name,
+            })?;
             return Ok(Some(text));
         }
 
@@ -211,7 +225,11 @@ mod tests {
     #[test]
     fn query_wins_over_body_and_is_percent_decoded() {
         let h = HeaderMap::new();
-        let p = Params::new(&h, Some("artist=Sigur+R%C3%B3s&x=1"), br#"{"artist": "B", "songtitle": "T"}"#);
+        let p = Params::new(
+            &h,
+            Some("artist=Sigur+R%C3%B3s&x=1"),
+            br#"{"artist": "B", "songtitle": "T"}"#,
+        );
         assert_eq!(p.get(Param::Artist).unwrap().as_deref(), Some("Sigur Rós"));
         assert_eq!(p.get(Param::SongTitle).unwrap().as_deref(), Some("T"));
         assert_eq!(p.get(Param::AlbumTitle).unwrap(), None);
@@ -219,9 +237,15 @@ mod tests {
 
     #[test]
     fn header_values_are_utf8_and_trimmed() {
-        let h = headers(&[("albumtitle", " Louder Than Ever\t".as_bytes()), ("artist", "Sigur Rós".as_bytes())]);
+        let h = headers(&[
+            ("albumtitle", " Louder Than Ever\t".as_bytes()),
+            ("artist", "Sigur Rós".as_bytes()),
+        ]);
         let p = Params::new(&h, None, b"");
-        assert_eq!(p.get(Param::AlbumTitle).unwrap().as_deref(), Some("Louder Than Ever"));
+        assert_eq!(
+            p.get(Param::AlbumTitle).unwrap().as_deref(),
+            Some("Louder Than Ever")
+        );
         assert_eq!(p.get(Param::Artist).unwrap().as_deref(), Some("Sigur Rós"));
     }
 
@@ -229,23 +253,43 @@ mod tests {
     fn bad_values_are_named() {
         let h = headers(&[("artist", b"\xff\xfe")]);
         let p = Params::new(&h, Some("songtitle=%FF"), b"");
-        assert_eq!(p.get(Param::Artist).unwrap_err().to_string(), "The header 'artist' is not valid UTF-8.");
-        assert_eq!(p.get(Param::SongTitle).unwrap_err().to_string(), "The query parameter 'songtitle' is not valid UTF-8.");
+        assert_eq!(
+            p.get(Param::Artist).unwrap_err().to_string(),
+            "The header 'artist' is not valid UTF-8."
+        );
+        assert_eq!(
+            p.get(Param::SongTitle).unwrap_err().to_string(),
+            "The query parameter 'songtitle' is not valid UTF-8."
+        );
         let h = headers(&[("table", b"a"), ("table", b"b")]);
         let p = Params::new(&h, None, b"");
-        assert_eq!(p.get(Param::Table).unwrap_err().to_string(), "The header 'table' was sent more than once; send it once.");
+        assert_eq!(
+            p.get(Param::Table).unwrap_err().to_string(),
+            "The header 'table' was sent more than once; send it once."
+        );
     }
 
     #[test]
     fn the_first_missing_parameter_gets_the_tutorials_key_error() {
         let h = headers(&[("table", b"Music")]);
         let p = Params::new(&h, None, b"");
-        let err = p.require([Param::Table, Param::Artist, Param::SongTitle], Wording::Item).unwrap_err();
-        assert_eq!(err.to_string(), "KeyError exception happened while using key 'artist' to get the value.");
+        let err = p
+            .require(
+                [Param::Table, Param::Artist, Param::SongTitle],
+                Wording::Item,
+            )
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "KeyError exception happened while using key 'artist' to get the value."
+        );
         let empty = HeaderMap::new();
         let p = Params::new(&empty, None, b"");
         let err = p.require([Param::Table], Wording::Table).unwrap_err();
-        assert_eq!(err.to_string(), "KeyError exception happened while using key 'table' to get the table name.");
+        assert_eq!(
+            err.to_string(),
+            "KeyError exception happened while using key 'table' to get the table name."
+        );
     }
 
     #[test]
@@ -262,7 +306,10 @@ mod tests {
             "The request body must be a JSON object of string values, not an array."
         );
         let p = Params::new(&h, None, br#"{"table": 5}"#);
-        assert_eq!(p.get(Param::Table).unwrap_err().to_string(), "The JSON body field 'table' must be a string.");
+        assert_eq!(
+            p.get(Param::Table).unwrap_err().to_string(),
+            "The JSON body field 'table' must be a string."
+        );
     }
 
     #[test]

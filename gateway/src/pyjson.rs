@@ -20,12 +20,28 @@ pub fn dumps<T: Serialize + ?Sized>(value: &T) -> String {
 struct PythonFormatter;
 
 impl Formatter for PythonFormatter {
-    fn begin_array_value<W: ?Sized + io::Write>(&mut self, writer: &mut W, first: bool) -> io::Result<()> {
-        if first { Ok(()) } else { writer.write_all(b", ") }
+    fn begin_array_value<W: ?Sized + io::Write>(
+        &mut self,
+        writer: &mut W,
+        first: bool,
+    ) -> io::Result<()> {
+        if first {
+            Ok(())
+        } else {
+            writer.write_all(b", ")
+        }
     }
 
-    fn begin_object_key<W: ?Sized + io::Write>(&mut self, writer: &mut W, first: bool) -> io::Result<()> {
-        if first { Ok(()) } else { writer.write_all(b", ") }
+    fn begin_object_key<W: ?Sized + io::Write>(
+        &mut self,
+        writer: &mut W,
+        first: bool,
+    ) -> io::Result<()> {
+        if first {
+            Ok(())
+        } else {
+            writer.write_all(b", ")
+        }
     }
 
     fn begin_object_value<W: ?Sized + io::Write>(&mut self, writer: &mut W) -> io::Result<()> {
@@ -34,7 +50,11 @@ impl Formatter for PythonFormatter {
 
     /// Python's `ensure_ascii`: everything outside printable ASCII is `\uXXXX`
     /// (UTF-16, so astral characters become a surrogate pair).
-    fn write_string_fragment<W: ?Sized + io::Write>(&mut self, writer: &mut W, fragment: &str) -> io::Result<()> {
+    fn write_string_fragment<W: ?Sized + io::Write>(
+        &mut self,
+        writer: &mut W,
+        fragment: &str,
+    ) -> io::Result<()> {
         let mut start = 0;
         for (index, ch) in fragment.char_indices() {
             if (' '..='~').contains(&ch) {
@@ -50,7 +70,11 @@ impl Formatter for PythonFormatter {
         writer.write_all(&fragment.as_bytes()[start..])
     }
 
-    fn write_char_escape<W: ?Sized + io::Write>(&mut self, writer: &mut W, escape: CharEscape) -> io::Result<()> {
+    fn write_char_escape<W: ?Sized + io::Write>(
+        &mut self,
+        writer: &mut W,
+        escape: CharEscape,
+    ) -> io::Result<()> {
         let text: &[u8] = match escape {
             CharEscape::Quote => b"\\\"",
             CharEscape::ReverseSolidus => b"\\\\",
@@ -75,7 +99,10 @@ mod tests {
     fn strings_are_quoted_like_python() {
         assert_eq!(dumps("Table created"), r#""Table created""#);
         assert_eq!(dumps("say \"hi\"\n\\"), r#""say \"hi\"\n\\""#);
-        assert_eq!(dumps("tab\tbell\u{7}del\u{7f}"), r#""tab\tbell\u0007del\u007f""#);
+        assert_eq!(
+            dumps("tab\tbell\u{7}del\u{7f}"),
+            r#""tab\tbell\u0007del\u007f""#
+        );
     }
 
     #[test]

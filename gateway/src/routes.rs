@@ -72,7 +72,11 @@ impl RouteTable {
     pub fn new(stage: &str) -> Self {
         let stage = stage.trim_matches('/');
         Self {
-            prefix: if stage.is_empty() { String::new() } else { format!("/{stage}") },
+            prefix: if stage.is_empty() {
+                String::new()
+            } else {
+                format!("/{stage}")
+            },
         }
     }
 
@@ -83,7 +87,9 @@ impl RouteTable {
             .strip_prefix(self.prefix.as_str())
             .and_then(|rest| Resource::ALL.into_iter().find(|r| r.path() == rest))
             .ok_or(Unrouted::NotFound)?;
-        resource.call(method).ok_or(Unrouted::MethodNotAllowed(resource))
+        resource
+            .call(method)
+            .ok_or(Unrouted::MethodNotAllowed(resource))
     }
 
     /// The full path of a resource under this stage.
@@ -122,8 +128,17 @@ mod tests {
     fn other_paths_and_methods_are_refused() {
         let table = RouteTable::new("Test");
         let t = "/Test/DemoResourceMusic/DemoResourceMusicTable";
-        assert_eq!(table.route(&Method::GET, t), Err(Unrouted::MethodNotAllowed(Resource::Table)));
-        assert_eq!(table.route(&Method::PATCH, "/Test/DemoResourceMusic/DemoResourceMusicItem"), Err(Unrouted::MethodNotAllowed(Resource::Item)));
+        assert_eq!(
+            table.route(&Method::GET, t),
+            Err(Unrouted::MethodNotAllowed(Resource::Table))
+        );
+        assert_eq!(
+            table.route(
+                &Method::PATCH,
+                "/Test/DemoResourceMusic/DemoResourceMusicItem"
+            ),
+            Err(Unrouted::MethodNotAllowed(Resource::Item))
+        );
         for path in [
             "/",
             "/Test",
@@ -134,14 +149,24 @@ mod tests {
             "/Test/DemoResourceMusic/../DemoResourceMusic/DemoResourceMusicTable",
             "/test/DemoResourceMusic/DemoResourceMusicTable",
         ] {
-            assert_eq!(table.route(&Method::PUT, path), Err(Unrouted::NotFound), "{path}");
+            assert_eq!(
+                table.route(&Method::PUT, path),
+                Err(Unrouted::NotFound),
+                "{path}"
+            );
         }
     }
 
     #[test]
     fn an_empty_stage_means_no_prefix() {
         let table = RouteTable::new("");
-        assert_eq!(table.route(&Method::PUT, "/DemoResourceMusic/DemoResourceMusicTable"), Ok(Call::CreateTable));
-        assert_eq!(table.describe(), "PUT, DELETE /DemoResourceMusic/DemoResourceMusicTable; GET, PUT, POST, DELETE /DemoResourceMusic/DemoResourceMusicItem");
+        assert_eq!(
+            table.route(&Method::PUT, "/DemoResourceMusic/DemoResourceMusicTable"),
+            Ok(Call::CreateTable)
+        );
+        assert_eq!(
+            table.describe(),
+            "PUT, DELETE /DemoResourceMusic/DemoResourceMusicTable; GET, PUT, POST, DELETE /DemoResourceMusic/DemoResourceMusicItem"
+        );
     }
 }

@@ -34,7 +34,11 @@ pub struct GatewaySettings {
     pub timeout_ms: u64,
 
     /// Address of the in-process service's gRPC listener (without --upstream).
-    #[arg(long, env = "MUSIC_GATEWAY_GRPC_LISTEN", default_value = "127.0.0.1:50051")]
+    #[arg(
+        long,
+        env = "MUSIC_GATEWAY_GRPC_LISTEN",
+        default_value = "127.0.0.1:50051"
+    )]
     pub grpc_listen: SocketAddr,
 
     #[cfg(feature = "in-process")]

@@ -25,7 +25,8 @@ pub const DEFAULT_FILTER: &str = "info,dynoxide=error";
 
 /// Installs the global subscriber. Call once, from `main`.
 pub fn init(settings: &LogSettings) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
     let builder = fmt().with_env_filter(filter).with_writer(std::io::stderr);
     match settings.log_format {
         LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),

@@ -5,7 +5,9 @@
 use std::time::Duration;
 
 use http::{Request, Response};
-use music_api::pb::{item_service_client::ItemServiceClient, table_service_client::TableServiceClient};
+use music_api::pb::{
+    item_service_client::ItemServiceClient, table_service_client::TableServiceClient,
+};
 use tonic::{body::Body, transport::Channel};
 use tower::{BoxError, ServiceExt, util::BoxCloneSyncService};
 
@@ -65,7 +67,10 @@ impl Upstream {
     #[cfg(feature = "in-process")]
     pub fn in_process(routes: tonic::service::Routes) -> Self {
         Self::new(BoxCloneSyncService::new(
-            ServiceExt::<Request<Body>>::map_err(routes, |never: std::convert::Infallible| -> TransportError { match never {} }),
+            ServiceExt::<Request<Body>>::map_err(
+                routes,
+                |never: std::convert::Infallible| -> TransportError { match never {} },
+            ),
         ))
     }
 }

@@ -72,7 +72,9 @@ impl TableName {
             ));
         }
         if chars > MAX_TABLE_NAME_LEN {
-            return Err(constraint("Member must have length less than or equal to 255"));
+            return Err(constraint(
+                "Member must have length less than or equal to 255",
+            ));
         }
         if !name
             .bytes()
@@ -173,7 +175,12 @@ pub enum Write {
 
 impl Song {
     /// A song to write: the item, counted as DynamoDB counts it, must fit in 400 KB.
-    pub fn parse(key: SongKey, album_title: String, field: &'static str, write: Write) -> Result<Self, Violation> {
+    pub fn parse(
+        key: SongKey,
+        album_title: String,
+        field: &'static str,
+        write: Write,
+    ) -> Result<Self, Violation> {
         let size = ARTIST.len()
             + key.artist.len()
             + SONG_TITLE.len()
@@ -212,8 +219,16 @@ impl Default for Throughput {
 impl Throughput {
     pub fn parse(read: i64, write: i64) -> Result<Self, Violation> {
         for (value, field, name) in [
-            (read, "provisioned_throughput.read_capacity_units", "readCapacityUnits"),
-            (write, "provisioned_throughput.write_capacity_units", "writeCapacityUnits"),
+            (
+                read,
+                "provisioned_throughput.read_capacity_units",
+                "readCapacityUnits",
+            ),
+            (
+                write,
+                "provisioned_throughput.write_capacity_units",
+                "writeCapacityUnits",
+            ),
         ] {
             if value < 1 {
                 return Err(Violation::new(
@@ -245,7 +260,11 @@ impl TablePage {
             _ => {
                 return Err(Violation::new(
                     "page_size",
-                    format!("page_size must be between 0 and {} (0 means {}), got {page_size}", Self::MAX, Self::MAX),
+                    format!(
+                        "page_size must be between 0 and {} (0 means {}), got {page_size}",
+                        Self::MAX,
+                        Self::MAX
+                    ),
                 ));
             }
         };
@@ -278,11 +297,15 @@ mod tests {
             "1 validation error detected: Value 'ab' at 'tableName' failed to satisfy constraint: Member must have length greater than or equal to 3"
         );
         let long = TableName::parse("x".repeat(256), "t").unwrap_err();
-        assert!(long.description.ends_with("Member must have length less than or equal to 255"));
+        assert!(
+            long.description
+                .ends_with("Member must have length less than or equal to 255")
+        );
         for bad in ["a/b/c", "has space", "Músic", "semi;colon"] {
             let err = TableName::parse(bad.into(), "t").unwrap_err();
             assert!(
-                err.description.ends_with("Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+"),
+                err.description
+                    .ends_with("Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+"),
                 "{bad}: {err}"
             );
         }
@@ -297,7 +320,12 @@ mod tests {
     #[test]
     fn key_sizes_are_counted_in_utf8_bytes() {
         assert!(key(&"a".repeat(2048), "t").is_ok());
-        assert!(key(&"a".repeat(2049), "t").unwrap_err().description.contains("2048 bytes"));
+        assert!(
+            key(&"a".repeat(2049), "t")
+                .unwrap_err()
+                .description
+                .contains("2048 bytes")
+        );
         // 1025 bytes in 513 characters: the limit is bytes, not characters.
         let title = format!("{}a", "é".repeat(512));
         assert_eq!(title.len(), 1025);
@@ -312,27 +340,66 @@ mod tests {
         let err = key("", "t").unwrap_err();
         assert_eq!(err.field, "artist");
         assert!(err.description.ends_with("Key: Artist"));
-        assert!(key("a", "").unwrap_err().description.ends_with("Key: SongTitle"));
+        assert!(
+            key("a", "")
+                .unwrap_err()
+                .description
+                .ends_with("Key: SongTitle")
+        );
     }
 
     #[test]
     fn items_over_400_kb_are_refused() {
         let k = key("a", "t").unwrap();
         let fixed = ARTIST.len() + 1 + SONG_TITLE.len() + 1 + ALBUM_TITLE.len();
-        assert!(Song::parse(k.clone(), "x".repeat(MAX_ITEM_BYTES - fixed), "album_title", Write::Put).is_ok());
-        let err = Song::parse(k.clone(), "x".repeat(MAX_ITEM_BYTES - fixed + 1), "album_title", Write::Put).unwrap_err();
-        assert_eq!(err.description, "Item size has exceeded the maximum allowed size");
-        let err = Song::parse(k, "x".repeat(MAX_ITEM_BYTES - fixed + 1), "album_title", Write::Update).unwrap_err();
-        assert_eq!(err.description, "Item size to update has exceeded the maximum allowed size");
+        assert!(
+            Song::parse(
+                k.clone(),
+                "x".repeat(MAX_ITEM_BYTES - fixed),
+                "album_title",
+                Write::Put
+            )
+            .is_ok()
+        );
+        let err = Song::parse(
+            k.clone(),
+            "x".repeat(MAX_ITEM_BYTES - fixed + 1),
+            "album_title",
+            Write::Put,
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.description,
+            "Item size has exceeded the maximum allowed size"
+        );
+        let err = Song::parse(
+            k,
+            "x".repeat(MAX_ITEM_BYTES - fixed + 1),
+            "album_title",
+            Write::Update,
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.description,
+            "Item size to update has exceeded the maximum allowed size"
+        );
     }
 
     #[test]
     fn throughput_and_pages_are_bounded() {
         assert_eq!(Throughput::default(), Throughput { read: 5, write: 5 });
-        assert!(Throughput::parse(0, 5).unwrap_err().description.contains("readCapacityUnits"));
+        assert!(
+            Throughput::parse(0, 5)
+                .unwrap_err()
+                .description
+                .contains("readCapacityUnits")
+        );
         assert_eq!(TablePage::parse(0, String::new()).unwrap().limit, 100);
         assert!(TablePage::parse(101, String::new()).is_err());
         assert!(TablePage::parse(-1, String::new()).is_err());
-        assert_eq!(TablePage::parse(0, "ab".into()).unwrap_err().field, "page_token");
+        assert_eq!(
+            TablePage::parse(0, "ab".into()).unwrap_err().field,
+            "page_token"
+        );
     }
 }

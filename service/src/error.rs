@@ -163,26 +163,45 @@ mod tests {
 
     #[test]
     fn resource_in_use_is_already_exists_only_on_create_table() {
-        let create = store_error(FailureKind::ResourceInUse, Operation::CreateTable, "ResourceInUseException");
+        let create = store_error(
+            FailureKind::ResourceInUse,
+            Operation::CreateTable,
+            "ResourceInUseException",
+        );
         assert_eq!(create.code(), Code::AlreadyExists);
-        let delete = store_error(FailureKind::ResourceInUse, Operation::DeleteTable, "ResourceInUseException");
+        let delete = store_error(
+            FailureKind::ResourceInUse,
+            Operation::DeleteTable,
+            "ResourceInUseException",
+        );
         assert_eq!(delete.code(), Code::FailedPrecondition);
     }
 
     #[test]
     fn store_errors_carry_dynamodb_error_info() {
-        let status = store_error(FailureKind::ResourceNotFound, Operation::GetItem, "ResourceNotFoundException");
+        let status = store_error(
+            FailureKind::ResourceNotFound,
+            Operation::GetItem,
+            "ResourceNotFoundException",
+        );
         assert_eq!(status.code(), Code::NotFound);
         assert_eq!(status.message(), "DynamoDB says no");
         let info = status.get_details_error_info().expect("ErrorInfo");
         assert_eq!(info.reason, "ResourceNotFoundException");
         assert_eq!(info.domain, DYNAMODB_DOMAIN);
-        assert_eq!(info.metadata.get("operation").map(String::as_str), Some("GetItem"));
+        assert_eq!(
+            info.metadata.get("operation").map(String::as_str),
+            Some("GetItem")
+        );
     }
 
     #[test]
     fn throttling_is_resource_exhausted_with_retry_info() {
-        let status = store_error(FailureKind::Throttled, Operation::PutItem, "ProvisionedThroughputExceededException");
+        let status = store_error(
+            FailureKind::Throttled,
+            Operation::PutItem,
+            "ProvisionedThroughputExceededException",
+        );
         assert_eq!(status.code(), Code::ResourceExhausted);
         assert_eq!(
             status.get_details_retry_info().and_then(|r| r.retry_delay),
@@ -192,7 +211,11 @@ mod tests {
 
     #[test]
     fn rejected_credentials_are_internal_and_say_whose_they_are() {
-        let status = store_error(FailureKind::CredentialsRejected, Operation::GetItem, "UnrecognizedClientException");
+        let status = store_error(
+            FailureKind::CredentialsRejected,
+            Operation::GetItem,
+            "UnrecognizedClientException",
+        );
         assert_eq!(status.code(), Code::Internal);
         assert!(status.message().contains("service's credentials"));
     }
@@ -238,6 +261,9 @@ mod tests {
     fn missing_item_is_not_found_with_its_own_reason() {
         let status: Status = ServiceError::ItemNotFound.into();
         assert_eq!(status.code(), Code::NotFound);
-        assert_eq!(status.get_details_error_info().unwrap().reason, ITEM_NOT_FOUND);
+        assert_eq!(
+            status.get_details_error_info().unwrap().reason,
+            ITEM_NOT_FOUND
+        );
     }
 }

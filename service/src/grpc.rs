@@ -5,9 +5,7 @@
 
 use std::{future::Future, time::Instant};
 
-use music_api::pb::{
-    self, item_service_server::ItemService, table_service_server::TableService,
-};
+use music_api::pb::{self, item_service_server::ItemService, table_service_server::TableService};
 use tonic::{Request, Response, Status};
 use tracing::Instrument;
 
@@ -85,8 +83,13 @@ fn table_name(name: String, operation: Operation) -> Result<TableName, ServiceEr
     TableName::parse(name, "table_name").map_err(ServiceError::invalid(operation))
 }
 
-fn song_key(artist: String, song_title: String, operation: Operation) -> Result<SongKey, ServiceError> {
-    SongKey::parse(artist, song_title, ("artist", "song_title")).map_err(ServiceError::invalid(operation))
+fn song_key(
+    artist: String,
+    song_title: String,
+    operation: Operation,
+) -> Result<SongKey, ServiceError> {
+    SongKey::parse(artist, song_title, ("artist", "song_title"))
+        .map_err(ServiceError::invalid(operation))
 }
 
 #[tonic::async_trait]
@@ -103,7 +106,9 @@ impl TableService for TableApi {
                 Some(t) => Throughput::parse(t.read_capacity_units, t.write_capacity_units)
                     .map_err(ServiceError::invalid(OP))?,
             };
-            Ok(table_to_pb(self.store.create_table(&name, throughput).await?))
+            Ok(table_to_pb(
+                self.store.create_table(&name, throughput).await?,
+            ))
         })
         .await
     }
@@ -141,7 +146,8 @@ impl TableService for TableApi {
     ) -> Result<Response<pb::ListTablesResponse>, Status> {
         const OP: Operation = Operation::ListTables;
         observe(OP, request, async |r| {
-            let page = TablePage::parse(r.page_size, r.page_token).map_err(ServiceError::invalid(OP))?;
+            let page =
+                TablePage::parse(r.page_size, r.page_token).map_err(ServiceError::invalid(OP))?;
             let names = self.store.list_tables(&page).await?;
             Ok(pb::ListTablesResponse {
                 table_names: names.names,
@@ -162,17 +168,29 @@ impl ItemService for ItemApi {
         observe(OP, request, async |r| {
             let table = table_name(r.table_name, OP)?;
             let song = r.song.unwrap_or_default();
-            let key = SongKey::parse(song.artist, song.song_title, ("song.artist", "song.song_title"))
-                .map_err(ServiceError::invalid(OP))?;
-            let song = Song::parse(key, song.album_title.unwrap_or_default(), "song.album_title", Write::Put)
-                .map_err(ServiceError::invalid(OP))?;
+            let key = SongKey::parse(
+                song.artist,
+                song.song_title,
+                ("song.artist", "song.song_title"),
+            )
+            .map_err(ServiceError::invalid(OP))?;
+            let song = Song::parse(
+                key,
+                song.album_title.unwrap_or_default(),
+                "song.album_title",
+                Write::Put,
+            )
+            .map_err(ServiceError::invalid(OP))?;
             let replaced = self.store.put_item(&table, &song).await?;
             Ok(pb::PutItemResponse { replaced })
         })
         .await
     }
 
-    async fn get_item(&self, request: Request<pb::GetItemRequest>) -> Result<Response<pb::Song>, Status> {
+    async fn get_item(
+        &self,
+        request: Request<pb::GetItemRequest>,
+    ) -> Result<Response<pb::Song>, Status> {
         const OP: Operation = Operation::GetItem;
         observe(OP, request, async |r| {
             let table = table_name(r.table_name, OP)?;
@@ -193,7 +211,8 @@ impl ItemService for ItemApi {
         observe(OP, request, async |r| {
             let table = table_name(r.table_name, OP)?;
             let key = song_key(r.artist, r.song_title, OP)?;
-            let song = Song::parse(key, r.album_title, "album_title", Write::Update).map_err(ServiceError::invalid(OP))?;
+            let song = Song::parse(key, r.album_title, "album_title", Write::Update)
+                .map_err(ServiceError::invalid(OP))?;
             Ok(song_to_pb(self.store.update_item(&table, &song).await?))
         })
         .await

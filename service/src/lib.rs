@@ -18,4 +18,4 @@ pub mod store;
 pub mod telemetry;
 
 pub use server::{MusicService, StartError};
-pub use settings::{Backend, ServiceSettings, StoreSettings};
+pub use settings::{Backend, ServiceSettings, StaticCredentials, StoreSettings};

@@ -16,7 +16,7 @@ use tonic_health::server::HealthReporter;
 
 use crate::{
     embedded::{EmbeddedError, EmbeddedStore},
-    grpc::{ItemApi, TableApi, REQUEST_ID_METADATA},
+    grpc::{ItemApi, REQUEST_ID_METADATA, TableApi},
     settings::{Backend, StoreSettings},
     store::Store,
 };
@@ -54,9 +54,7 @@ impl MusicService {
         let store = Store::new(client, settings.table_wait());
 
         let (health, health_service) = tonic_health::server::health_reporter();
-        health
-            .set_serving::<TableServiceServer<TableApi>>()
-            .await;
+        health.set_serving::<TableServiceServer<TableApi>>().await;
         health.set_serving::<ItemServiceServer<ItemApi>>().await;
 
         let reflection = || {
@@ -138,7 +136,9 @@ impl MusicService {
 }
 
 async fn mark_not_serving(health: &HealthReporter) {
-    health.set_not_serving::<TableServiceServer<TableApi>>().await;
+    health
+        .set_not_serving::<TableServiceServer<TableApi>>()
+        .await;
     health.set_not_serving::<ItemServiceServer<ItemApi>>().await;
     health
         .set_service_status("", tonic_health::ServingStatus::NotServing)
@@ -187,6 +187,15 @@ async fn dynamodb_client(
             if let Some(endpoint) = &settings.dynamodb_endpoint {
                 loader = loader.endpoint_url(endpoint);
             }
+            if let Some(fixed) = &settings.static_credentials {
+                loader = loader.credentials_provider(Credentials::new(
+                    fixed.access_key_id.clone(),
+                    fixed.secret_access_key.clone(),
+                    None,
+                    None,
+                    "music-service-static",
+                ));
+            }
             None
         }
     };
@@ -198,9 +207,15 @@ async fn dynamodb_client(
     if settings.backend == Backend::Dynamodb {
         tracing::info!(
             backend = "dynamodb",
-            endpoint = settings.dynamodb_endpoint.as_deref().unwrap_or("(AWS configuration)"),
+            endpoint = settings
+                .dynamodb_endpoint
+                .as_deref()
+                .unwrap_or("(AWS configuration)"),
             "store ready"
         );
     }
-    Ok((aws_sdk_dynamodb::Client::from_conf(config.build()), embedded))
+    Ok((
+        aws_sdk_dynamodb::Client::from_conf(config.build()),
+        embedded,
+    ))
 }

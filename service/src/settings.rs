@@ -61,12 +61,38 @@ pub struct StoreSettings {
     pub table_wait_secs: u64,
 
     /// Time budget of one DynamoDB call, retries included, in milliseconds.
-    #[arg(long, env = "MUSIC_SERVICE_DYNAMODB_TIMEOUT_MS", default_value_t = 10_000)]
+    #[arg(
+        long,
+        env = "MUSIC_SERVICE_DYNAMODB_TIMEOUT_MS",
+        default_value_t = 10_000
+    )]
     pub dynamodb_timeout_ms: u64,
 
     /// Attempts per DynamoDB call (standard retry mode: only retryable errors are retried).
     #[arg(long, env = "MUSIC_SERVICE_DYNAMODB_MAX_ATTEMPTS", default_value_t = 3)]
     pub dynamodb_max_attempts: u32,
+
+    /// Fixed credentials for `--backend dynamodb` instead of the AWS credential
+    /// chain: for programs that embed the service in front of a local engine
+    /// (which checks no signature) and must not depend on the environment.
+    #[arg(skip)]
+    pub static_credentials: Option<StaticCredentials>,
+}
+
+/// An access key pair given in code rather than found by the AWS chain.
+#[derive(Clone, PartialEq, Eq)]
+pub struct StaticCredentials {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+}
+
+impl std::fmt::Debug for StaticCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the secret, not even in a debug dump of the settings.
+        f.debug_struct("StaticCredentials")
+            .field("access_key_id", &self.access_key_id)
+            .finish_non_exhaustive()
+    }
 }
 
 impl StoreSettings {
@@ -80,6 +106,7 @@ impl StoreSettings {
             table_wait_secs: 25,
             dynamodb_timeout_ms: 10_000,
             dynamodb_max_attempts: 3,
+            static_credentials: None,
         }
     }
 

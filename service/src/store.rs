@@ -96,7 +96,12 @@ pub struct StoreError {
 }
 
 impl StoreError {
-    fn new(operation: Operation, kind: FailureKind, code: &str, message: impl Into<String>) -> Self {
+    fn new(
+        operation: Operation,
+        kind: FailureKind,
+        code: &str,
+        message: impl Into<String>,
+    ) -> Self {
         Self {
             operation,
             kind,
@@ -137,13 +142,21 @@ impl StoreError {
                     (FailureKind::Unavailable, "ConnectionError")
                 };
                 let detail = error_chain(&error);
-                Self::new(operation, kind, code, format!("cannot reach DynamoDB: {detail}"))
+                Self::new(
+                    operation,
+                    kind,
+                    code,
+                    format!("cannot reach DynamoDB: {detail}"),
+                )
             }
             SdkError::ResponseError(_) => Self::new(
                 operation,
                 FailureKind::Unavailable,
                 "ResponseError",
-                format!("DynamoDB sent an unreadable response: {}", error_chain(&error)),
+                format!(
+                    "DynamoDB sent an unreadable response: {}",
+                    error_chain(&error)
+                ),
             ),
             // ConstructionFailure, and variants the SDK may add (the enum is non-exhaustive).
             _ => Self::new(
@@ -301,7 +314,9 @@ impl Store {
         {
             return Ok(table.into());
         }
-        self.wait_for_table(OP, name, true).await.map(|t| t.expect("waited for presence"))
+        self.wait_for_table(OP, name, true)
+            .await
+            .map(|t| t.expect("waited for presence"))
     }
 
     /// Deletes a table and waits until it is gone; returns it as it was.
@@ -378,7 +393,11 @@ impl Store {
     }
 
     /// Reads a song. Strongly consistent, so a caller reads what it just wrote.
-    pub async fn get_item(&self, table: &TableName, key: &SongKey) -> Result<Option<Song>, StoreError> {
+    pub async fn get_item(
+        &self,
+        table: &TableName,
+        key: &SongKey,
+    ) -> Result<Option<Song>, StoreError> {
         let got = self
             .client
             .get_item()
@@ -427,8 +446,18 @@ impl Store {
     }
 
     /// DescribeTable, with "no such table" as `None`.
-    async fn describe(&self, op: Operation, name: &TableName) -> Result<Option<TableInfo>, StoreError> {
-        match self.client.describe_table().table_name(name.as_str()).send().await {
+    async fn describe(
+        &self,
+        op: Operation,
+        name: &TableName,
+    ) -> Result<Option<TableInfo>, StoreError> {
+        match self
+            .client
+            .describe_table()
+            .table_name(name.as_str())
+            .send()
+            .await
+        {
             Ok(described) => Ok(described.table().map(TableInfo::from)),
             Err(error) => {
                 let error = StoreError::from_sdk(op, error);
@@ -456,9 +485,14 @@ impl Store {
                 None if !present => return Ok(None),
                 Some(t) if present && t.status == Some(TableStatus::Active) => return Ok(table),
                 None => "absent".to_owned(),
-                Some(t) => t.status.as_ref().map_or("unknown", |s| s.as_str()).to_owned(),
+                Some(t) => t
+                    .status
+                    .as_ref()
+                    .map_or("unknown", |s| s.as_str())
+                    .to_owned(),
             };
-            if Instant::now() + pause > deadline {
+            let now = Instant::now();
+            if now >= deadline {
                 let wanted = if present { "ACTIVE" } else { "deleted" };
                 return Err(StoreError::new(
                     op,
@@ -470,7 +504,8 @@ impl Store {
                     ),
                 ));
             }
-            tokio::time::sleep(pause).await;
+            // The last poll lands on the deadline itself, so the whole wait is used.
+            tokio::time::sleep(pause.min(deadline - now)).await;
             pause = (pause * 2).min(MAX_POLL);
         }
     }
@@ -478,8 +513,14 @@ impl Store {
 
 fn key_attributes(key: &SongKey) -> HashMap<String, AttributeValue> {
     HashMap::from([
-        (ARTIST.to_owned(), AttributeValue::S(key.artist().to_owned())),
-        (SONG_TITLE.to_owned(), AttributeValue::S(key.song_title().to_owned())),
+        (
+            ARTIST.to_owned(),
+            AttributeValue::S(key.artist().to_owned()),
+        ),
+        (
+            SONG_TITLE.to_owned(),
+            AttributeValue::S(key.song_title().to_owned()),
+        ),
     ])
 }
 
@@ -506,14 +547,26 @@ mod tests {
             ("ResourceNotFoundException", FailureKind::ResourceNotFound),
             ("ResourceInUseException", FailureKind::ResourceInUse),
             ("ValidationException", FailureKind::Validation),
-            ("ConditionalCheckFailedException", FailureKind::ConditionFailed),
-            ("ProvisionedThroughputExceededException", FailureKind::Throttled),
+            (
+                "ConditionalCheckFailedException",
+                FailureKind::ConditionFailed,
+            ),
+            (
+                "ProvisionedThroughputExceededException",
+                FailureKind::Throttled,
+            ),
             ("RequestLimitExceeded", FailureKind::Throttled),
             ("ThrottlingException", FailureKind::Throttled),
             ("LimitExceededException", FailureKind::Throttled),
             ("InternalServerError", FailureKind::Unavailable),
-            ("UnrecognizedClientException", FailureKind::CredentialsRejected),
-            ("InvalidSignatureException", FailureKind::CredentialsRejected),
+            (
+                "UnrecognizedClientException",
+                FailureKind::CredentialsRejected,
+            ),
+            (
+                "InvalidSignatureException",
+                FailureKind::CredentialsRejected,
+            ),
             ("SomethingNew", FailureKind::Other),
         ];
         for (code, kind) in cases {

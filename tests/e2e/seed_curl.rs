@@ -22,9 +22,17 @@ fn run_the_tutorial(base_url: &str, store: &str) {
             (status, body),
             "[{store}] {command}"
         );
-        assert_eq!(answer.header("content-type"), Some("application/json"), "[{store}] {command}");
+        assert_eq!(
+            answer.header("content-type"),
+            Some("application/json"),
+            "[{store}] {command}"
+        );
         let id = answer.header("x-request-id").expect("x-request-id");
-        assert_eq!(answer.header("x-amzn-requestid"), Some(id), "[{store}] same id twice");
+        assert_eq!(
+            answer.header("x-amzn-requestid"),
+            Some(id),
+            "[{store}] same id twice"
+        );
     };
     call(CREATE_TABLE, 200, r#""Table created""#);
     call(PUT_ITEM, 200, r#""Item added""#);
@@ -47,7 +55,9 @@ fn run_the_tutorial(base_url: &str, store: &str) {
     let gone = curl(&GET_ITEM.replace(TUTORIAL_HOST, base_url));
     assert_eq!(gone.status, 500, "[{store}]");
     assert!(
-        gone.body.starts_with(r#""An error occurred (ResourceNotFoundException) when calling the GetItem operation: "#),
+        gone.body.starts_with(
+            r#""An error occurred (ResourceNotFoundException) when calling the GetItem operation: "#
+        ),
         "[{store}] {}",
         gone.body
     );
@@ -101,7 +111,10 @@ fn the_tutorials_curl_commands_work_against_the_one_command_stack() {
     );
     let base_url = format!("http://{}", gateway.addr("http"));
     run_the_tutorial(&base_url, "in-process");
-    assert!(data.path().join("music.db").exists(), "the embedded store keeps its file in --data-dir");
+    assert!(
+        data.path().join("music.db").exists(),
+        "the embedded store keeps its file in --data-dir"
+    );
 }
 
 #[test]
@@ -110,9 +123,23 @@ fn http_error_mode_answers_accurate_statuses_with_the_same_text() {
     let base = stack.base_url();
     let get = curl(&GET_ITEM.replace(TUTORIAL_HOST, &base));
     assert_eq!(get.status, 404);
-    assert!(get.body.contains("(ResourceNotFoundException) when calling the GetItem operation"), "{}", get.body);
-    assert_eq!(curl(&CREATE_TABLE.replace(TUTORIAL_HOST, &base)).status, 200);
+    assert!(
+        get.body
+            .contains("(ResourceNotFoundException) when calling the GetItem operation"),
+        "{}",
+        get.body
+    );
+    assert_eq!(
+        curl(&CREATE_TABLE.replace(TUTORIAL_HOST, &base)).status,
+        200
+    );
     let again = curl(&CREATE_TABLE.replace(TUTORIAL_HOST, &base));
     assert_eq!(again.status, 409);
-    assert!(again.body.contains("(ResourceInUseException) when calling the CreateTable operation"), "{}", again.body);
+    assert!(
+        again
+            .body
+            .contains("(ResourceInUseException) when calling the CreateTable operation"),
+        "{}",
+        again.body
+    );
 }

@@ -72,8 +72,12 @@ impl Program {
         for _ in 0..expected {
             let (protocol, addr) = listening
                 .recv_timeout(Duration::from_secs(30))
-                .unwrap_or_else(|_| panic!("{name} did not log `listening on`:\n{}", program.log_text()));
-            program.listening.push((protocol, addr.parse().expect("logged address parses")));
+                .unwrap_or_else(|_| {
+                    panic!("{name} did not log `listening on`:\n{}", program.log_text())
+                });
+            program
+                .listening
+                .push((protocol, addr.parse().expect("logged address parses")));
         }
         program
     }
@@ -139,7 +143,9 @@ pub(crate) fn stores() -> Vec<Store> {
         _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
             panic!("MUSIC_TEST_DYNAMODB_ENDPOINT is not set; under CI=true every backend must run")
         }
-        _ => eprintln!("note: MUSIC_TEST_DYNAMODB_ENDPOINT not set; running on the embedded store only"),
+        _ => eprintln!(
+            "note: MUSIC_TEST_DYNAMODB_ENDPOINT not set; running on the embedded store only"
+        ),
     }
     stores
 }
@@ -194,7 +200,11 @@ pub(crate) fn curl(command_line: &str) -> CurlAnswer {
         .arg(format!("{command_line} -s -i"))
         .output()
         .expect("bash and curl run");
-    assert!(output.status.success(), "curl failed: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "curl failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let text = String::from_utf8(output.stdout).expect("the gateway answers UTF-8");
     let (head, body) = text.split_once("\r\n\r\n").expect("an HTTP response");
     let mut lines = head.lines();

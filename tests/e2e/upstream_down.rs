@@ -10,15 +10,24 @@ fn the_gateway_answers_503_while_the_service_is_down_and_recovers() {
     let mut stack = TwoProcessStack::start(&Store::Embedded, &[]);
     let base = stack.base_url();
     let grpc = stack.service.addr("grpc");
-    let create = format!("curl -X PUT {base}/Test/DemoResourceMusic/DemoResourceMusicTable -H 'table:Music'");
+    let create = format!(
+        "curl -X PUT {base}/Test/DemoResourceMusic/DemoResourceMusicTable -H 'table:Music'"
+    );
     assert_eq!(curl(&create).status, 200);
 
     stack.service.kill();
     let started = Instant::now();
     let down = curl(&create);
     assert_eq!(down.status, 503, "{}", down.body);
-    assert!(down.body.starts_with('"'), "a JSON string message: {}", down.body);
-    assert!(started.elapsed() < Duration::from_secs(10), "fails fast, not at the 29 s timeout");
+    assert!(
+        down.body.starts_with('"'),
+        "a JSON string message: {}",
+        down.body
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "fails fast, not at the 29 s timeout"
+    );
 
     // Back on the same address (a fresh in-memory store): the gateway reconnects by itself.
     let listen = grpc.to_string();

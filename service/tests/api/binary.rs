@@ -45,7 +45,11 @@ impl ServiceProcess {
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 if let Some(rest) = line.split("listening on ").nth(1) {
-                    let addr = rest.split_whitespace().next().unwrap_or_default().to_owned();
+                    let addr = rest
+                        .split_whitespace()
+                        .next()
+                        .unwrap_or_default()
+                        .to_owned();
                     let _ = found.send(addr);
                 }
                 lines.lock().unwrap().push(line);
@@ -99,7 +103,9 @@ fn grpcurl() -> Option<String> {
         return Some(candidate);
     }
     if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("grpcurl not found (set GRPCURL or use scripts/test.sh); under CI=true it is required");
+        panic!(
+            "grpcurl not found (set GRPCURL or use scripts/test.sh); under CI=true it is required"
+        );
     }
     eprintln!("note: grpcurl not found; skipping (scripts/test.sh installs it)");
     None
@@ -124,10 +130,17 @@ fn grpcurl_lists_the_services_through_reflection() {
     let addr = service.addr.to_string();
     let (ok, out, err) = run_grpcurl(&grpcurl, &["-plaintext", &addr, "list"]);
     assert!(ok, "grpcurl list failed: {err}");
-    for name in ["music.v1.TableService", "music.v1.ItemService", "grpc.health.v1.Health"] {
+    for name in [
+        "music.v1.TableService",
+        "music.v1.ItemService",
+        "grpc.health.v1.Health",
+    ] {
         assert!(out.lines().any(|l| l.trim() == name), "{name} in:\n{out}");
     }
-    let (ok, out, err) = run_grpcurl(&grpcurl, &["-plaintext", &addr, "describe", "music.v1.ItemService"]);
+    let (ok, out, err) = run_grpcurl(
+        &grpcurl,
+        &["-plaintext", &addr, "describe", "music.v1.ItemService"],
+    );
     assert!(ok, "{err}");
     assert!(out.contains("rpc GetItem"), "{out}");
 }
@@ -141,7 +154,13 @@ fn grpcurl_round_trips_a_song() {
     let create = format!(r#"{{"table_name": "{table}"}}"#);
     let (ok, out, err) = run_grpcurl(
         &grpcurl,
-        &["-plaintext", "-d", &create, &addr, "music.v1.TableService/CreateTable"],
+        &[
+            "-plaintext",
+            "-d",
+            &create,
+            &addr,
+            "music.v1.TableService/CreateTable",
+        ],
     );
     assert!(ok, "CreateTable: {err}");
     assert!(out.contains("TABLE_STATUS_ACTIVE"), "{out}");
@@ -151,12 +170,31 @@ fn grpcurl_round_trips_a_song() {
     );
     let (ok, _, err) = run_grpcurl(
         &grpcurl,
-        &["-plaintext", "-rpc-header", "x-request-id: grpcurl-put-1", "-d", &put, &addr, "music.v1.ItemService/PutItem"],
+        &[
+            "-plaintext",
+            "-rpc-header",
+            "x-request-id: grpcurl-put-1",
+            "-d",
+            &put,
+            &addr,
+            "music.v1.ItemService/PutItem",
+        ],
     );
     assert!(ok, "PutItem: {err}");
 
-    let get = format!(r#"{{"table_name": "{table}", "artist": "No One You Know", "song_title": "Call Me Today"}}"#);
-    let (ok, out, err) = run_grpcurl(&grpcurl, &["-plaintext", "-d", &get, &addr, "music.v1.ItemService/GetItem"]);
+    let get = format!(
+        r#"{{"table_name": "{table}", "artist": "No One You Know", "song_title": "Call Me Today"}}"#
+    );
+    let (ok, out, err) = run_grpcurl(
+        &grpcurl,
+        &[
+            "-plaintext",
+            "-d",
+            &get,
+            &addr,
+            "music.v1.ItemService/GetItem",
+        ],
+    );
     assert!(ok, "GetItem: {err}");
     let song: serde_json::Value = serde_json::from_str(&out).expect("grpcurl prints JSON");
     assert_eq!(
@@ -164,15 +202,28 @@ fn grpcurl_round_trips_a_song() {
         serde_json::json!({"artist": "No One You Know", "songTitle": "Call Me Today", "albumTitle": "Somewhat Famous"})
     );
 
-    let missing = format!(r#"{{"table_name": "{table}", "artist": "Nobody", "song_title": "Nothing"}}"#);
-    let (ok, _, err) = run_grpcurl(&grpcurl, &["-plaintext", "-d", &missing, &addr, "music.v1.ItemService/GetItem"]);
+    let missing =
+        format!(r#"{{"table_name": "{table}", "artist": "Nobody", "song_title": "Nothing"}}"#);
+    let (ok, _, err) = run_grpcurl(
+        &grpcurl,
+        &[
+            "-plaintext",
+            "-d",
+            &missing,
+            &addr,
+            "music.v1.ItemService/GetItem",
+        ],
+    );
     assert!(!ok);
     assert!(err.contains("NotFound"), "{err}");
 
     // The request id sent as metadata is in the service's log line of that RPC.
     std::thread::sleep(Duration::from_millis(200));
     assert!(
-        service.log_text().lines().any(|l| l.contains("grpcurl-put-1") && l.contains("PutItem")),
+        service
+            .log_text()
+            .lines()
+            .any(|l| l.contains("grpcurl-put-1") && l.contains("PutItem")),
         "request id logged:\n{}",
         service.log_text()
     );
@@ -185,7 +236,16 @@ fn grpcurl_health_check_says_serving() {
     let addr = service.addr.to_string();
     for name in ["", "music.v1.TableService", "music.v1.ItemService"] {
         let body = format!(r#"{{"service": "{name}"}}"#);
-        let (ok, out, err) = run_grpcurl(&grpcurl, &["-plaintext", "-d", &body, &addr, "grpc.health.v1.Health/Check"]);
+        let (ok, out, err) = run_grpcurl(
+            &grpcurl,
+            &[
+                "-plaintext",
+                "-d",
+                &body,
+                &addr,
+                "grpc.health.v1.Health/Check",
+            ],
+        );
         assert!(ok, "{name}: {err}");
         assert!(out.contains("SERVING"), "{name}: {out}");
     }
@@ -211,30 +271,43 @@ fn the_embedded_store_keeps_data_in_the_data_dir_across_restarts() {
         let rt = tokio::runtime::Runtime::new().unwrap();
         rt.block_on(async {
             use music_api::pb;
-            let mut tables = pb::table_service_client::TableServiceClient::connect(format!("http://{}", service.addr))
-                .await
-                .unwrap();
+            let mut tables = pb::table_service_client::TableServiceClient::connect(format!(
+                "http://{}",
+                service.addr
+            ))
+            .await
+            .unwrap();
             tables
-                .create_table(pb::CreateTableRequest { table_name: table.clone(), provisioned_throughput: None })
+                .create_table(pb::CreateTableRequest {
+                    table_name: table.clone(),
+                    provisioned_throughput: None,
+                })
                 .await
                 .unwrap();
         });
         assert!(service.terminate().success());
     }
-    assert!(dir.path().join("music.db").exists(), "data file in the data dir");
+    assert!(
+        dir.path().join("music.db").exists(),
+        "data file in the data dir"
+    );
     let service = ServiceProcess::start_with_data_dir(data_dir);
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         use music_api::pb;
-        let mut tables = pb::table_service_client::TableServiceClient::connect(format!("http://{}", service.addr))
-            .await
-            .unwrap();
+        let mut tables = pb::table_service_client::TableServiceClient::connect(format!(
+            "http://{}",
+            service.addr
+        ))
+        .await
+        .unwrap();
         let described = tables
-            .describe_table(pb::DescribeTableRequest { table_name: table.clone() })
+            .describe_table(pb::DescribeTableRequest {
+                table_name: table.clone(),
+            })
             .await
             .expect("the table survived the restart")
             .into_inner();
         assert_eq!(described.name, table);
     });
 }
-

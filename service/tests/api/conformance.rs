@@ -20,18 +20,35 @@ async fn create_table_returns_an_active_table_with_the_tutorials_schema() {
             .iter()
             .map(|k| (k.attribute_name.as_str(), k.key_type()))
             .collect();
-        assert_eq!(keys, [("Artist", KeyType::Hash), ("SongTitle", KeyType::Range)], "[{}]", backend.name);
+        assert_eq!(
+            keys,
+            [("Artist", KeyType::Hash), ("SongTitle", KeyType::Range)],
+            "[{}]",
+            backend.name
+        );
         let throughput = table.provisioned_throughput.expect("throughput");
-        assert_eq!((throughput.read_capacity_units, throughput.write_capacity_units), (5, 5));
+        assert_eq!(
+            (
+                throughput.read_capacity_units,
+                throughput.write_capacity_units
+            ),
+            (5, 5)
+        );
 
         let described = app
             .tables
-            .describe_table(pb::DescribeTableRequest { table_name: name.clone() })
+            .describe_table(pb::DescribeTableRequest {
+                table_name: name.clone(),
+            })
             .await
             .unwrap()
             .into_inner();
         assert_eq!(described.status(), TableStatus::Active);
-        assert!(described.created_at.is_some(), "[{}] created_at", backend.name);
+        assert!(
+            described.created_at.is_some(),
+            "[{}] created_at",
+            backend.name
+        );
         app.delete_table(&name).await;
         app.stop().await;
     }
@@ -55,7 +72,12 @@ async fn create_table_honours_requested_throughput() {
             .unwrap()
             .into_inner();
         let t = table.provisioned_throughput.unwrap();
-        assert_eq!((t.read_capacity_units, t.write_capacity_units), (7, 3), "[{}]", backend.name);
+        assert_eq!(
+            (t.read_capacity_units, t.write_capacity_units),
+            (7, 3),
+            "[{}]",
+            backend.name
+        );
         app.delete_table(&name).await;
         app.stop().await;
     }
@@ -75,10 +97,19 @@ async fn creating_a_table_twice_is_already_exists() {
             })
             .await
             .unwrap_err();
-        assert_eq!(status.code(), Code::AlreadyExists, "[{}] {status:?}", backend.name);
+        assert_eq!(
+            status.code(),
+            Code::AlreadyExists,
+            "[{}] {status:?}",
+            backend.name
+        );
         assert_eq!(
             error_info(&status),
-            ("ResourceInUseException".into(), "dynamodb".into(), "CreateTable".into())
+            (
+                "ResourceInUseException".into(),
+                "dynamodb".into(),
+                "CreateTable".into()
+            )
         );
         app.delete_table(&name).await;
         app.stop().await;
@@ -96,10 +127,19 @@ async fn deleting_a_missing_table_is_not_found() {
             })
             .await
             .unwrap_err();
-        assert_eq!(status.code(), Code::NotFound, "[{}] {status:?}", backend.name);
+        assert_eq!(
+            status.code(),
+            Code::NotFound,
+            "[{}] {status:?}",
+            backend.name
+        );
         assert_eq!(
             error_info(&status),
-            ("ResourceNotFoundException".into(), "dynamodb".into(), "DeleteTable".into())
+            (
+                "ResourceNotFoundException".into(),
+                "dynamodb".into(),
+                "DeleteTable".into()
+            )
         );
         let status = app
             .tables
@@ -152,7 +192,11 @@ async fn list_tables_pages_through_every_table() {
                 .await
                 .unwrap()
                 .into_inner();
-            assert!(page.table_names.len() <= 1, "[{}] page size honoured", backend.name);
+            assert!(
+                page.table_names.len() <= 1,
+                "[{}] page size honoured",
+                backend.name
+            );
             seen.extend(page.table_names);
             pages += 1;
             if page.next_page_token.is_empty() {
@@ -203,7 +247,11 @@ async fn items_are_put_read_updated_and_deleted() {
             song_title: "Call Me Today".into(),
         };
         let got = app.items.get_item(key()).await.unwrap().into_inner();
-        assert_eq!(got, song("No One You Know", "Call Me Today", "Somewhat Famous"), "[{b}]");
+        assert_eq!(
+            got,
+            song("No One You Know", "Call Me Today", "Somewhat Famous"),
+            "[{b}]"
+        );
 
         let updated = app
             .items
@@ -216,8 +264,16 @@ async fn items_are_put_read_updated_and_deleted() {
             .await
             .unwrap()
             .into_inner();
-        assert_eq!(updated, song("No One You Know", "Call Me Today", "Louder Than Ever"), "[{b}]");
-        assert_eq!(app.items.get_item(key()).await.unwrap().into_inner(), updated, "[{b}]");
+        assert_eq!(
+            updated,
+            song("No One You Know", "Call Me Today", "Louder Than Ever"),
+            "[{b}]"
+        );
+        assert_eq!(
+            app.items.get_item(key()).await.unwrap().into_inner(),
+            updated,
+            "[{b}]"
+        );
 
         let replaced = app
             .items
@@ -235,8 +291,24 @@ async fn items_are_put_read_updated_and_deleted() {
             artist: "No One You Know".into(),
             song_title: "Call Me Today".into(),
         };
-        assert!(app.items.delete_item(delete()).await.unwrap().into_inner().existed, "[{b}]");
-        assert!(!app.items.delete_item(delete()).await.unwrap().into_inner().existed, "[{b}] idempotent");
+        assert!(
+            app.items
+                .delete_item(delete())
+                .await
+                .unwrap()
+                .into_inner()
+                .existed,
+            "[{b}]"
+        );
+        assert!(
+            !app.items
+                .delete_item(delete())
+                .await
+                .unwrap()
+                .into_inner()
+                .existed,
+            "[{b}] idempotent"
+        );
 
         let missing = app.items.get_item(key()).await.unwrap_err();
         assert_eq!(missing.code(), Code::NotFound, "[{b}]");
@@ -264,7 +336,12 @@ async fn update_item_creates_an_absent_song() {
             .await
             .unwrap()
             .into_inner();
-        assert_eq!(created, song("Acme Band", "Happy Day", "Songs About Life"), "[{}]", backend.name);
+        assert_eq!(
+            created,
+            song("Acme Band", "Happy Day", "Songs About Life"),
+            "[{}]",
+            backend.name
+        );
         let got = app
             .items
             .get_item(pb::GetItemRequest {
@@ -328,7 +405,11 @@ async fn item_calls_on_a_missing_table_are_not_found() {
         assert_eq!(get.code(), Code::NotFound, "[{}]", backend.name);
         assert_eq!(
             error_info(&get),
-            ("ResourceNotFoundException".into(), "dynamodb".into(), "GetItem".into())
+            (
+                "ResourceNotFoundException".into(),
+                "dynamodb".into(),
+                "GetItem".into()
+            )
         );
         let put = app
             .items
@@ -351,50 +432,87 @@ async fn invalid_input_is_refused_before_dynamodb_with_the_field_named() {
         let mut app = TestApp::start(&backend).await;
         let cases: Vec<(pb::PutItemRequest, &str, &str)> = vec![
             (
-                pb::PutItemRequest { table_name: "ab".into(), song: Some(song("a", "b", "c")) },
+                pb::PutItemRequest {
+                    table_name: "ab".into(),
+                    song: Some(song("a", "b", "c")),
+                },
                 "table_name",
                 "Member must have length greater than or equal to 3",
             ),
             (
-                pb::PutItemRequest { table_name: "x".repeat(256), song: Some(song("a", "b", "c")) },
+                pb::PutItemRequest {
+                    table_name: "x".repeat(256),
+                    song: Some(song("a", "b", "c")),
+                },
                 "table_name",
                 "Member must have length less than or equal to 255",
             ),
             (
-                pb::PutItemRequest { table_name: "a/b".into(), song: Some(song("a", "b", "c")) },
+                pb::PutItemRequest {
+                    table_name: "a/b".into(),
+                    song: Some(song("a", "b", "c")),
+                },
                 "table_name",
                 "regular expression pattern",
             ),
             (
-                pb::PutItemRequest { table_name: "Music".into(), song: Some(song("", "b", "c")) },
+                pb::PutItemRequest {
+                    table_name: "Music".into(),
+                    song: Some(song("", "b", "c")),
+                },
                 "song.artist",
                 "Key: Artist",
             ),
             (
-                pb::PutItemRequest { table_name: "Music".into(), song: Some(song(&"a".repeat(2049), "b", "c")) },
+                pb::PutItemRequest {
+                    table_name: "Music".into(),
+                    song: Some(song(&"a".repeat(2049), "b", "c")),
+                },
                 "song.artist",
                 "2048 bytes",
             ),
             (
-                pb::PutItemRequest { table_name: "Music".into(), song: Some(song("a", &"b".repeat(1025), "c")) },
+                pb::PutItemRequest {
+                    table_name: "Music".into(),
+                    song: Some(song("a", &"b".repeat(1025), "c")),
+                },
                 "song.song_title",
                 "1024 bytes",
             ),
             (
-                pb::PutItemRequest { table_name: "Music".into(), song: Some(song("a", "b", &"c".repeat(410_000))) },
+                pb::PutItemRequest {
+                    table_name: "Music".into(),
+                    song: Some(song("a", "b", &"c".repeat(410_000))),
+                },
                 "song.album_title",
                 "Item size has exceeded the maximum allowed size",
             ),
         ];
         for (request, field, text) in cases {
             let status = app.items.put_item(request).await.unwrap_err();
-            assert_eq!(status.code(), Code::InvalidArgument, "[{}] {field}", backend.name);
-            assert!(status.message().contains(text), "{field}: {}", status.message());
+            assert_eq!(
+                status.code(),
+                Code::InvalidArgument,
+                "[{}] {field}",
+                backend.name
+            );
+            assert!(
+                status.message().contains(text),
+                "{field}: {}",
+                status.message()
+            );
             assert_eq!(
                 error_info(&status),
-                ("ValidationException".into(), "dynamodb".into(), "PutItem".into())
+                (
+                    "ValidationException".into(),
+                    "dynamodb".into(),
+                    "PutItem".into()
+                )
             );
-            let violations = status.get_details_bad_request().expect("BadRequest").field_violations;
+            let violations = status
+                .get_details_bad_request()
+                .expect("BadRequest")
+                .field_violations;
             assert_eq!(violations[0].field, field);
         }
         app.stop().await;

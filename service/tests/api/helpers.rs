@@ -28,7 +28,9 @@ fn is_ci() -> bool {
 pub(crate) fn endpoint_from_env(var: &str) -> Option<String> {
     match std::env::var(var) {
         Ok(endpoint) if !endpoint.is_empty() => Some(endpoint),
-        _ if is_ci() => panic!("{var} is not set, and under CI=true every backend must run (use scripts/test.sh)"),
+        _ if is_ci() => panic!(
+            "{var} is not set, and under CI=true every backend must run (use scripts/test.sh)"
+        ),
         _ => {
             eprintln!("note: {var} is not set; skipping that backend (scripts/test.sh sets it)");
             None
@@ -56,7 +58,10 @@ pub(crate) fn backends() -> Vec<Backend> {
 /// A table name no other test (or earlier run against a shared store) uses.
 pub(crate) fn unique_table(prefix: &str) -> String {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().subsec_nanos();
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
     format!(
         "{prefix}-{}-{nanos}-{}",
         std::process::id(),

@@ -5,4 +5,5 @@
 mod binary;
 mod conformance;
 mod helpers;
+mod status_proxy;
 mod table_wait;
