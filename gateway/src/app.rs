@@ -1,35 +1,38 @@
 //! The gateway's HTTP application: one dispatcher for the tutorial's routes,
-//! request ids (`x-request-id`, echoed or made, also as `x-amzn-RequestId`),
-//! an access log line per request, and serving on a given listener.
+//! `/healthz`, `/readyz` and `/metrics`, request ids (`x-request-id`, echoed
+//! or made, also as `x-amzn-RequestId`), and serving on a given listener with
+//! a bounded graceful shutdown.
 
-use std::{future::Future, sync::Arc, time::Duration};
+use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
 use axum::{
     Router,
     extract::{Request, State},
-    middleware::{self, Next},
+    middleware,
     response::{IntoResponse, Response},
+    routing::get,
 };
-use http::{HeaderName, HeaderValue, StatusCode, header};
+use http::{HeaderValue, StatusCode, header};
 use serde::Serialize;
-use tokio::net::TcpListener;
+use std::time::Instant;
+use tokio::{net::TcpListener, sync::oneshot};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tracing::Instrument;
 
 use crate::{
+    access::{self, InFlight, TraceContext, X_REQUEST_ID},
     errors::ErrorMode,
     legacy::{self, Reply},
     params::Params,
     routes::{RouteTable, Unrouted},
-    upstream::Upstream,
+    upstream::{CallContext, Upstream},
 };
 
 /// Largest request body read. The largest valid item is 400 KB; JSON quoting
 /// and the other parameters fit well within 1 MiB.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
-const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
-const X_AMZN_REQUEST_ID: HeaderName = HeaderName::from_static("x-amzn-requestid");
+/// How long `/readyz` waits for the service's health answer.
+const READINESS_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// What the handlers share.
 #[derive(Debug, Clone)]
@@ -39,14 +42,36 @@ pub struct Gateway {
     pub error_mode: ErrorMode,
     /// Integration timeout of one call, as API Gateway's (29 s by default).
     pub timeout: Duration,
+    pub in_flight: InFlight,
+}
+
+impl Gateway {
+    pub fn new(
+        upstream: Upstream,
+        routes: RouteTable,
+        error_mode: ErrorMode,
+        timeout: Duration,
+    ) -> Self {
+        Self {
+            upstream,
+            routes,
+            error_mode,
+            timeout,
+            in_flight: InFlight::default(),
+        }
+    }
 }
 
 /// The gateway's router.
 pub fn router(gateway: Gateway) -> Router {
+    let gateway = Arc::new(gateway);
     Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
         .fallback(dispatch)
-        .with_state(Arc::new(gateway))
-        .layer(middleware::from_fn(access_log))
+        .with_state(Arc::clone(&gateway))
+        .layer(middleware::from_fn_with_state(gateway, access::record))
         .layer(PropagateRequestIdLayer::new(X_REQUEST_ID))
         .layer(SetRequestIdLayer::new(X_REQUEST_ID, MakeRequestUuid))
         .layer(middleware::map_request(drop_blank_request_id))
@@ -65,19 +90,70 @@ async fn drop_blank_request_id(mut request: Request) -> Request {
     request
 }
 
-/// Serves `app` on `listener` until `shutdown` resolves, then lets requests in flight finish.
+/// Serves `app` on `listener` until `shutdown` resolves; then stops accepting
+/// and gives requests in flight `grace` to finish before cutting them.
 pub async fn serve(
     listener: TcpListener,
     app: Router,
+    in_flight: InFlight,
+    grace: Duration,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let addr = listener.local_addr()?;
     tracing::info!(protocol = "http", "listening on {addr}");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    let (signalled, signal) = oneshot::channel::<()>();
+    let draining = in_flight.clone();
+    let server = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown.await;
+        tracing::info!(in_flight = draining.get(), "HTTP server draining");
+        let _ = signalled.send(());
+    });
+    let grace_over = async move {
+        if signal.await.is_err() {
+            std::future::pending::<()>().await;
+        }
+        tokio::time::sleep(grace).await;
+    };
+    tokio::select! {
+        served = server => served?,
+        () = grace_over => tracing::warn!(
+            cut = in_flight.get(),
+            "grace period of {}s is over; cutting the requests still in flight",
+            grace.as_secs()
+        ),
+    }
     tracing::info!("HTTP server stopped");
     Ok(())
+}
+
+/// Liveness: the process answers.
+async fn healthz() -> Response {
+    json_response(StatusCode::OK, r#"{"status": "ok"}"#.to_owned())
+}
+
+/// Readiness: the service answers its health check with SERVING, which it
+/// does only while its store answers.
+async fn readyz(State(gateway): State<Arc<Gateway>>) -> Response {
+    match gateway.upstream.ready(READINESS_TIMEOUT).await {
+        Ok(()) => json_response(StatusCode::OK, r#"{"status": "ready"}"#.to_owned()),
+        Err(reason) => json_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            crate::pyjson::dumps(&serde_json::json!({"status": "not ready", "reason": reason})),
+        ),
+    }
+}
+
+/// Prometheus exposition of this process's metrics.
+async fn metrics() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        crate::metrics::prometheus().render(),
+    )
+        .into_response()
 }
 
 fn request_id_of(headers: &http::HeaderMap) -> String {
@@ -86,25 +162,6 @@ fn request_id_of(headers: &http::HeaderMap) -> String {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("-")
         .to_owned()
-}
-
-/// One span per request, carrying its id; one log line when it is answered.
-async fn access_log(request: Request, next: Next) -> Response {
-    let id_header = request.headers().get(&X_REQUEST_ID).cloned();
-    let request_id = request_id_of(request.headers());
-    let span = tracing::info_span!("request", request_id = %request_id);
-    let method = request.method().clone();
-    let path = request.uri().path().to_owned();
-    let started = std::time::Instant::now();
-    let mut response = next.run(request).instrument(span.clone()).await;
-    // API Gateway's name for the same id, for clients written against it.
-    if let Some(id) = id_header {
-        response.headers_mut().insert(X_AMZN_REQUEST_ID, id);
-    }
-    let status = response.status().as_u16();
-    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
-    span.in_scope(|| tracing::info!(%method, %path, status, latency_ms, "request answered"));
-    response
 }
 
 #[derive(Serialize)]
@@ -121,6 +178,8 @@ fn message_response(status: StatusCode, message: &str) -> Response {
 }
 
 async fn dispatch(State(gateway): State<Arc<Gateway>>, request: Request) -> Response {
+    // The integration timeout counts from arrival, as API Gateway's does.
+    let arrived = Instant::now();
     let (parts, body) = request.into_parts();
     let call = match gateway.routes.route(&parts.method, parts.uri.path()) {
         Ok(call) => call,
@@ -162,8 +221,17 @@ async fn dispatch(State(gateway): State<Arc<Gateway>>, request: Request) -> Resp
             });
         }
     };
+    let context = CallContext {
+        request_id: request_id_of(&parts.headers),
+        traceparent: parts
+            .extensions
+            .get::<TraceContext>()
+            .map(|t| t.traceparent.clone())
+            .unwrap_or_default(),
+        deadline: arrived + gateway.timeout,
+    };
     let params = Params::new(&parts.headers, parts.uri.query(), &body);
-    let reply = legacy::handle(&gateway, call, &params, &request_id_of(&parts.headers)).await;
+    let reply = legacy::handle(&gateway, call, &params, &context).await;
     reply_response(reply)
 }
 

@@ -13,7 +13,7 @@ use crate::{
     errors::{self, Failure},
     params::{Param, ParamError, Params, Wording},
     routes::Call,
-    upstream,
+    upstream::CallContext,
 };
 
 /// What a legacy route answers: a status and a Python-`json.dumps` body.
@@ -85,8 +85,13 @@ fn item_json(song: &pb::Song) -> String {
 }
 
 /// Runs one call.
-pub async fn handle(gateway: &Gateway, call: Call, params: &Params<'_>, request_id: &str) -> Reply {
-    match run(gateway, call, params, request_id).await {
+pub async fn handle(
+    gateway: &Gateway,
+    call: Call,
+    params: &Params<'_>,
+    context: &CallContext,
+) -> Reply {
+    match run(gateway, call, params, context).await {
         Ok(reply) => reply,
         Err(CallError::Param(error)) => error.into(),
         Err(CallError::Upstream(status)) => {
@@ -119,24 +124,20 @@ async fn run(
     gateway: &Gateway,
     call: Call,
     params: &Params<'_>,
-    request_id: &str,
+    context: &CallContext,
 ) -> Result<Reply, CallError> {
     use Param::{AlbumTitle, Artist, SongTitle, Table};
-    let budget = gateway.timeout;
+    let budget = context.remaining();
     let mut tables = gateway.upstream.tables.clone();
     let mut items = gateway.upstream.items.clone();
     let done = |text: &str| Ok(Reply::ok(crate::pyjson::dumps(text)));
     match call {
         Call::CreateTable => {
             let [table_name] = params.require([Table], Wording::Table)?;
-            let request = upstream::request(
-                request_id,
-                budget,
-                pb::CreateTableRequest {
-                    table_name,
-                    provisioned_throughput: None,
-                },
-            );
+            let request = context.request(pb::CreateTableRequest {
+                table_name,
+                provisioned_throughput: None,
+            });
             within(budget, tables.create_table(request)).await?;
             done("Table created")
         }
@@ -144,11 +145,7 @@ async fn run(
             let [table_name] = params.require([Table], Wording::Table)?;
             within(
                 budget,
-                tables.delete_table(upstream::request(
-                    request_id,
-                    budget,
-                    pb::DeleteTableRequest { table_name },
-                )),
+                tables.delete_table(context.request(pb::DeleteTableRequest { table_name })),
             )
             .await?;
             done("Table deleted")
@@ -163,14 +160,10 @@ async fn run(
             };
             within(
                 budget,
-                items.put_item(upstream::request(
-                    request_id,
-                    budget,
-                    pb::PutItemRequest {
-                        table_name,
-                        song: Some(song),
-                    },
-                )),
+                items.put_item(context.request(pb::PutItemRequest {
+                    table_name,
+                    song: Some(song),
+                })),
             )
             .await?;
             done("Item added")
@@ -178,46 +171,34 @@ async fn run(
         Call::UpdateItem => {
             let [table_name, artist, song_title, album_title] =
                 params.require([Table, Artist, SongTitle, AlbumTitle], Wording::Item)?;
-            let request = upstream::request(
-                request_id,
-                budget,
-                pb::UpdateItemRequest {
-                    table_name,
-                    artist,
-                    song_title,
-                    album_title,
-                },
-            );
+            let request = context.request(pb::UpdateItemRequest {
+                table_name,
+                artist,
+                song_title,
+                album_title,
+            });
             within(budget, items.update_item(request)).await?;
             done("Item updated")
         }
         Call::GetItem => {
             let [table_name, artist, song_title] =
                 params.require([Table, Artist, SongTitle], Wording::Item)?;
-            let request = upstream::request(
-                request_id,
-                budget,
-                pb::GetItemRequest {
-                    table_name,
-                    artist,
-                    song_title,
-                },
-            );
+            let request = context.request(pb::GetItemRequest {
+                table_name,
+                artist,
+                song_title,
+            });
             let song = within(budget, items.get_item(request)).await?;
             Ok(Reply::ok(item_json(&song)))
         }
         Call::DeleteItem => {
             let [table_name, artist, song_title] =
                 params.require([Table, Artist, SongTitle], Wording::Item)?;
-            let request = upstream::request(
-                request_id,
-                budget,
-                pb::DeleteItemRequest {
-                    table_name,
-                    artist,
-                    song_title,
-                },
-            );
+            let request = context.request(pb::DeleteItemRequest {
+                table_name,
+                artist,
+                song_title,
+            });
             within(budget, items.delete_item(request)).await?;
             done("Item deleted")
         }

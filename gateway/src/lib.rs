@@ -6,9 +6,11 @@
 //! `upstream`) → the tutorial's JSON answer; gRPC failures become HTTP in one
 //! place, `errors`.
 
+pub mod access;
 pub mod app;
 pub mod errors;
 pub mod legacy;
+pub mod metrics;
 pub mod params;
 pub mod pyjson;
 pub mod routes;

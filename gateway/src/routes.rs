@@ -92,6 +92,16 @@ impl RouteTable {
             .ok_or(Unrouted::MethodNotAllowed(resource))
     }
 
+    /// The resource template a request path names (API Gateway's
+    /// `resourcePath`), for logs and metric labels; `None` when it names none.
+    pub fn resource_path(&self, path: &str) -> Option<&'static str> {
+        let rest = path.strip_prefix(self.prefix.as_str())?;
+        Resource::ALL
+            .into_iter()
+            .map(Resource::path)
+            .find(|p| *p == rest)
+    }
+
     /// The full path of a resource under this stage.
     pub fn path_of(&self, resource: Resource) -> String {
         format!("{}{}", self.prefix, resource.path())

@@ -37,27 +37,34 @@ pub async fn run(
         }
     };
 
-    let gateway = |upstream| Gateway {
-        upstream,
-        routes: RouteTable::new(&settings.stage),
-        error_mode: settings.errors,
-        timeout: settings.timeout(),
+    let gateway = |upstream| {
+        Gateway::new(
+            upstream,
+            RouteTable::new(&settings.stage),
+            settings.errors,
+            settings.timeout(),
+        )
+    };
+    let grace = settings.shutdown_grace();
+    let serve_http = |gateway: Gateway, stopped| {
+        let in_flight = gateway.in_flight.clone();
+        app::serve(http, app::router(gateway), in_flight, grace, stopped)
     };
 
     match (&settings.upstream, grpc) {
         (Some(uri), _) => {
             tracing::info!(upstream = %uri, "pure gateway");
-            let app = app::router(gateway(Upstream::connect_lazy(uri.clone(), CONNECT_TIMEOUT)));
-            app::serve(http, app, until_stopped()).await?;
+            let upstream = Upstream::connect_lazy(uri.clone(), CONNECT_TIMEOUT);
+            serve_http(gateway(upstream), until_stopped()).await?;
             Ok(())
         }
         #[cfg(feature = "in-process")]
         (None, Some(grpc)) => {
-            let service = music_service::MusicService::build(&settings.store).await?;
-            let app = app::router(gateway(Upstream::in_process(service.routes())));
+            let service = music_service::MusicService::build_with(&settings.store, &settings.rpc).await?;
+            let upstream = Upstream::in_process(service.routes());
             let (rest, rpc) = tokio::join!(
-                app::serve(http, app, until_stopped()),
-                service.serve(grpc, until_stopped()),
+                serve_http(gateway(upstream), until_stopped()),
+                service.with_shutdown_grace(grace).serve(grpc, until_stopped()),
             );
             rest?;
             rpc?;

@@ -41,9 +41,18 @@ pub struct GatewaySettings {
     )]
     pub grpc_listen: SocketAddr,
 
+    /// On SIGTERM/SIGINT, how long requests in flight may take to finish, in
+    /// seconds, before they are cut.
+    #[arg(long, env = "MUSIC_GATEWAY_SHUTDOWN_GRACE_SECS", default_value_t = 10)]
+    pub shutdown_grace_secs: u64,
+
     #[cfg(feature = "in-process")]
     #[command(flatten)]
     pub store: music_service::StoreSettings,
+
+    #[cfg(feature = "in-process")]
+    #[command(flatten)]
+    pub rpc: music_service::RpcSettings,
 
     #[command(flatten)]
     pub log: LogSettings,
@@ -52,5 +61,9 @@ pub struct GatewaySettings {
 impl GatewaySettings {
     pub fn timeout(&self) -> Duration {
         Duration::from_millis(self.timeout_ms)
+    }
+
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_secs(self.shutdown_grace_secs)
     }
 }

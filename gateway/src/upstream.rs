@@ -2,13 +2,16 @@
 //! `Channel` (a separate service process) or the service's routes called
 //! in-process, behind one boxed transport so the handlers never know which.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use http::{Request, Response};
 use music_api::pb::{
     item_service_client::ItemServiceClient, table_service_client::TableServiceClient,
 };
 use tonic::{body::Body, transport::Channel};
+use tonic_health::pb::{
+    HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
+};
 use tower::{BoxError, ServiceExt, util::BoxCloneSyncService};
 
 /// Any gRPC transport: a network channel or the in-process routes.
@@ -35,19 +38,43 @@ impl std::error::Error for TransportError {
 
 /// The metadata key that carries the request id to the service.
 pub const REQUEST_ID_METADATA: &str = "x-request-id";
+/// The metadata key that carries the W3C trace context to the service.
+pub const TRACEPARENT_METADATA: &str = "traceparent";
 
-/// Clients of both music.v1 services over one transport.
+/// Clients of both music.v1 services (and of gRPC health) over one transport.
 #[derive(Debug, Clone)]
 pub struct Upstream {
     pub tables: TableServiceClient<Transport>,
     pub items: ItemServiceClient<Transport>,
+    pub health: HealthClient<Transport>,
 }
 
 impl Upstream {
     pub fn new(transport: Transport) -> Self {
         Self {
             tables: TableServiceClient::new(transport.clone()),
-            items: ItemServiceClient::new(transport),
+            items: ItemServiceClient::new(transport.clone()),
+            health: HealthClient::new(transport),
+        }
+    }
+
+    /// Whether the service says SERVING (it does only while its store answers).
+    pub async fn ready(&self, within: Duration) -> Result<(), String> {
+        let mut health = self.health.clone();
+        let mut request = tonic::Request::new(HealthCheckRequest {
+            service: String::new(),
+        });
+        request.set_timeout(within);
+        match tokio::time::timeout(within, health.check(request)).await {
+            Err(_) => Err("the music service did not answer its health check in time".into()),
+            Ok(Err(status)) => Err(format!(
+                "the music service's health check failed: {}",
+                status.message()
+            )),
+            Ok(Ok(answer)) => match answer.into_inner().status() {
+                ServingStatus::Serving => Ok(()),
+                other => Err(format!("the music service reports {}", other.as_str_name())),
+            },
         }
     }
 
@@ -75,13 +102,33 @@ impl Upstream {
     }
 }
 
-/// Wraps a message in a request carrying the request id and the time budget
-/// (sent as `grpc-timeout`).
-pub fn request<T>(request_id: &str, budget: Duration, message: T) -> tonic::Request<T> {
-    let mut request = tonic::Request::new(message);
-    if let Ok(value) = request_id.parse() {
-        request.metadata_mut().insert(REQUEST_ID_METADATA, value);
+/// What a call to the service carries besides its message.
+#[derive(Debug, Clone)]
+pub struct CallContext {
+    pub request_id: String,
+    /// W3C `traceparent` for the service.
+    pub traceparent: String,
+    /// When the gateway's integration timeout runs out for this request.
+    pub deadline: Instant,
+}
+
+impl CallContext {
+    /// The time left before the deadline.
+    pub fn remaining(&self) -> Duration {
+        self.deadline.saturating_duration_since(Instant::now())
     }
-    request.set_timeout(budget);
-    request
+
+    /// Wraps a message in a request carrying the request id, the trace context
+    /// and the remaining budget (sent as `grpc-timeout`).
+    pub fn request<T>(&self, message: T) -> tonic::Request<T> {
+        let mut request = tonic::Request::new(message);
+        if let Ok(value) = self.request_id.parse() {
+            request.metadata_mut().insert(REQUEST_ID_METADATA, value);
+        }
+        if let Ok(value) = self.traceparent.parse() {
+            request.metadata_mut().insert(TRACEPARENT_METADATA, value);
+        }
+        request.set_timeout(self.remaining());
+        request
+    }
 }

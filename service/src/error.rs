@@ -21,6 +21,8 @@ pub const SERVICE_DOMAIN: &str = "music.v1";
 pub const ITEM_NOT_FOUND: &str = "ITEM_NOT_FOUND";
 /// How long a throttled caller is told to wait before retrying.
 pub const THROTTLE_RETRY_DELAY: Duration = Duration::from_secs(1);
+/// How long a shed caller is told to wait: requests in flight finish in milliseconds.
+pub const OVERLOAD_RETRY_DELAY: Duration = Duration::from_millis(100);
 
 /// Why a request failed.
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +36,12 @@ pub enum ServiceError {
     /// GetItem found no item under the key.
     #[error("item not found")]
     ItemNotFound,
+    /// The service is serving as many requests as it may; this one was shed.
+    #[error("the service is at its limit of {max_in_flight} requests in flight")]
+    Overloaded { max_in_flight: usize },
+    /// The caller's deadline (`grpc-timeout`) passed before the work was done.
+    #[error("the caller's deadline of {} ms passed", budget.as_millis())]
+    DeadlineExceeded { budget: Duration },
     /// DynamoDB (or reaching it) failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -63,6 +71,26 @@ impl From<ServiceError> for Status {
                 Code::NotFound,
                 "Item not found",
                 ErrorDetails::with_error_info(ITEM_NOT_FOUND, SERVICE_DOMAIN, HashMap::new()),
+            ),
+            ServiceError::Overloaded { max_in_flight } => {
+                let mut details =
+                    ErrorDetails::with_error_info("OVERLOADED", SERVICE_DOMAIN, HashMap::new());
+                details.set_retry_info(Some(OVERLOAD_RETRY_DELAY));
+                Status::with_error_details(
+                    Code::ResourceExhausted,
+                    format!(
+                        "The service is at its limit of {max_in_flight} requests in flight; retry shortly."
+                    ),
+                    details,
+                )
+            }
+            ServiceError::DeadlineExceeded { budget } => Status::with_error_details(
+                Code::DeadlineExceeded,
+                format!(
+                    "The caller's deadline of {} ms passed before the service finished.",
+                    budget.as_millis()
+                ),
+                ErrorDetails::with_error_info("DEADLINE_EXCEEDED", SERVICE_DOMAIN, HashMap::new()),
             ),
             ServiceError::Store(error) => store_status(error),
         }

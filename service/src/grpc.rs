@@ -3,7 +3,12 @@
 //! span carrying the caller's request id (`x-request-id` metadata) and ends
 //! with one log line: method, code, duration.
 
-use std::{future::Future, time::Instant};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use tokio::sync::Semaphore;
 
 use music_api::pb::{self, item_service_server::ItemService, table_service_server::TableService};
 use tonic::{Request, Response, Status};
@@ -17,64 +22,185 @@ use crate::{
 
 /// The metadata key that carries a request id from the gateway (or any caller).
 pub const REQUEST_ID_METADATA: &str = "x-request-id";
+/// W3C trace context, as the gateway forwards it.
+pub const TRACEPARENT_METADATA: &str = "traceparent";
+
+/// What every RPC is held to: a bound on requests in flight (beyond it the
+/// service sheds load at once rather than queueing without end).
+#[derive(Debug, Clone)]
+pub struct RpcPolicy {
+    permits: Arc<Semaphore>,
+    max_in_flight: usize,
+}
+
+impl RpcPolicy {
+    pub fn new(max_in_flight: usize) -> Self {
+        let max_in_flight = max_in_flight.max(1);
+        Self {
+            permits: Arc::new(Semaphore::new(max_in_flight)),
+            max_in_flight,
+        }
+    }
+
+    /// Requests being served now.
+    pub fn in_flight(&self) -> usize {
+        self.max_in_flight - self.permits.available_permits()
+    }
+}
 
 /// `TableService` over a [`Store`].
 #[derive(Debug, Clone)]
 pub struct TableApi {
     store: Store,
+    policy: RpcPolicy,
 }
 
 /// `ItemService` over a [`Store`].
 #[derive(Debug, Clone)]
 pub struct ItemApi {
     store: Store,
+    policy: RpcPolicy,
 }
 
 impl TableApi {
-    pub fn new(store: Store) -> Self {
-        Self { store }
+    pub fn new(store: Store, policy: RpcPolicy) -> Self {
+        Self { store, policy }
     }
 }
 
 impl ItemApi {
-    pub fn new(store: Store) -> Self {
-        Self { store }
+    pub fn new(store: Store, policy: RpcPolicy) -> Self {
+        Self { store, policy }
     }
 }
 
-/// Runs one RPC inside its span and logs its outcome.
+fn metadata_text<'r>(metadata: &'r tonic::metadata::MetadataMap, key: &str) -> Option<&'r str> {
+    metadata.get(key).and_then(|v| v.to_str().ok())
+}
+
+/// The trace id of a W3C `traceparent` (`00-<32 hex>-<16 hex>-<2 hex>`), if well formed.
+pub fn trace_id(traceparent: &str) -> Option<&str> {
+    let mut parts = traceparent.split('-');
+    let (_version, trace, parent, _flags) =
+        (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    let hex = |s: &str, len| s.len() == len && s.bytes().all(|b| b.is_ascii_hexdigit());
+    (hex(trace, 32) && hex(parent, 16) && trace.bytes().any(|b| b != b'0')).then_some(trace)
+}
+
+/// The caller's time budget from `grpc-timeout` (`<up to 8 digits><H|M|S|m|u|n>`).
+pub fn grpc_timeout(value: &str) -> Option<Duration> {
+    let (digits, unit) = value.split_at(value.len().checked_sub(1)?);
+    if digits.is_empty() || digits.len() > 8 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let amount: u64 = digits.parse().ok()?;
+    Some(match unit {
+        "H" => Duration::from_secs(amount * 3600),
+        "M" => Duration::from_secs(amount * 60),
+        "S" => Duration::from_secs(amount),
+        "m" => Duration::from_millis(amount),
+        "u" => Duration::from_micros(amount),
+        "n" => Duration::from_nanos(amount),
+        _ => return None,
+    })
+}
+
+/// How much earlier than the caller's deadline the service gives up, so that
+/// its DEADLINE_EXCEEDED reaches the caller before the caller's own timer fires.
+fn answer_margin(budget: Duration) -> Duration {
+    (budget / 20).min(Duration::from_millis(20))
+}
+
+/// Runs one RPC: sheds it when the service is full, bounds it by the caller's
+/// deadline, runs it in a span with the request and trace ids, records its
+/// metrics and logs one line with its outcome.
 async fn observe<T, Req>(
+    policy: &RpcPolicy,
     operation: Operation,
     request: Request<Req>,
     handler: impl AsyncFnOnce(Req) -> Result<T, ServiceError>,
 ) -> Result<Response<T>, Status> {
-    let request_id = request
-        .metadata()
-        .get(REQUEST_ID_METADATA)
-        .and_then(|v| v.to_str().ok())
+    let metadata = request.metadata();
+    let request_id = metadata_text(metadata, REQUEST_ID_METADATA)
         .unwrap_or("-")
         .to_owned();
-    let span = tracing::info_span!("rpc", method = operation.as_str(), request_id = %request_id);
+    let trace = metadata_text(metadata, TRACEPARENT_METADATA)
+        .and_then(trace_id)
+        .unwrap_or("-")
+        .to_owned();
+    let budget = metadata_text(metadata, "grpc-timeout").and_then(grpc_timeout);
+    let span = tracing::info_span!("rpc", method = operation.as_str(), request_id = %request_id, trace_id = %trace);
     let started = Instant::now();
-    let outcome = run_in(span.clone(), handler(request.into_inner())).await;
-    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
-    span.in_scope(|| match &outcome {
-        Ok(_) => tracing::info!(code = "OK", elapsed_ms, "rpc finished"),
-        Err(error) => {
-            tracing::info!(code = ?code_of(error), elapsed_ms, %error, "rpc finished")
+
+    let outcome = match policy.permits.clone().try_acquire_owned() {
+        Err(_) => Err(ServiceError::Overloaded {
+            max_in_flight: policy.max_in_flight,
+        }),
+        Ok(_permit) => {
+            let in_flight = metrics::gauge!(crate::metrics::GRPC_IN_FLIGHT);
+            in_flight.increment(1.0);
+            let work = handler(request.into_inner()).instrument(span.clone());
+            let result = match budget {
+                None => work.await,
+                Some(budget) => {
+                    match tokio::time::timeout(budget - answer_margin(budget), work).await {
+                        Ok(result) => result,
+                        Err(_) => Err(ServiceError::DeadlineExceeded { budget }),
+                    }
+                }
+            };
+            in_flight.decrement(1.0);
+            result
         }
+    };
+
+    let elapsed = started.elapsed();
+    let code = match &outcome {
+        Ok(_) => tonic::Code::Ok,
+        Err(error) => code_of(error),
+    };
+    let labels = [("method", operation.as_str()), ("code", code_name(code))];
+    metrics::counter!(crate::metrics::GRPC_REQUESTS, &labels).increment(1);
+    metrics::histogram!(crate::metrics::GRPC_DURATION, "method" => operation.as_str())
+        .record(elapsed.as_secs_f64());
+    let elapsed_ms = elapsed.as_secs_f64() * 1000.0;
+    span.in_scope(|| match &outcome {
+        Ok(_) => tracing::info!(code = code_name(code), elapsed_ms, "rpc finished"),
+        Err(error) => tracing::info!(code = code_name(code), elapsed_ms, %error, "rpc finished"),
     });
     outcome.map(Response::new).map_err(Status::from)
 }
 
-fn run_in<F: Future>(span: tracing::Span, future: F) -> tracing::instrument::Instrumented<F> {
-    future.instrument(span)
+/// The canonical upper-case name of a code, as gRPC tools print it.
+pub fn code_name(code: tonic::Code) -> &'static str {
+    use tonic::Code::*;
+    match code {
+        Ok => "OK",
+        Cancelled => "CANCELLED",
+        Unknown => "UNKNOWN",
+        InvalidArgument => "INVALID_ARGUMENT",
+        DeadlineExceeded => "DEADLINE_EXCEEDED",
+        NotFound => "NOT_FOUND",
+        AlreadyExists => "ALREADY_EXISTS",
+        PermissionDenied => "PERMISSION_DENIED",
+        ResourceExhausted => "RESOURCE_EXHAUSTED",
+        FailedPrecondition => "FAILED_PRECONDITION",
+        Aborted => "ABORTED",
+        OutOfRange => "OUT_OF_RANGE",
+        Unimplemented => "UNIMPLEMENTED",
+        Internal => "INTERNAL",
+        Unavailable => "UNAVAILABLE",
+        DataLoss => "DATA_LOSS",
+        Unauthenticated => "UNAUTHENTICATED",
+    }
 }
 
 fn code_of(error: &ServiceError) -> tonic::Code {
     match error {
         ServiceError::Invalid { .. } => tonic::Code::InvalidArgument,
         ServiceError::ItemNotFound => tonic::Code::NotFound,
+        ServiceError::Overloaded { .. } => tonic::Code::ResourceExhausted,
+        ServiceError::DeadlineExceeded { .. } => tonic::Code::DeadlineExceeded,
         ServiceError::Store(e) => crate::error::code_for(e.kind, e.operation),
     }
 }
@@ -99,7 +225,7 @@ impl TableService for TableApi {
         request: Request<pb::CreateTableRequest>,
     ) -> Result<Response<pb::Table>, Status> {
         const OP: Operation = Operation::CreateTable;
-        observe(OP, request, async |r| {
+        observe(&self.policy, OP, request, async |r| {
             let name = table_name(r.table_name, OP)?;
             let throughput = match r.provisioned_throughput {
                 None => Throughput::default(),
@@ -118,7 +244,7 @@ impl TableService for TableApi {
         request: Request<pb::DeleteTableRequest>,
     ) -> Result<Response<pb::DeleteTableResponse>, Status> {
         const OP: Operation = Operation::DeleteTable;
-        observe(OP, request, async |r| {
+        observe(&self.policy, OP, request, async |r| {
             let name = table_name(r.table_name, OP)?;
             let table = self.store.delete_table(&name).await?;
             Ok(pb::DeleteTableResponse {
@@ -133,7 +259,7 @@ impl TableService for TableApi {
         request: Request<pb::DescribeTableRequest>,
     ) -> Result<Response<pb::Table>, Status> {
         const OP: Operation = Operation::DescribeTable;
-        observe(OP, request, async |r| {
+        observe(&self.policy, OP, request, async |r| {
             let name = table_name(r.table_name, OP)?;
             Ok(table_to_pb(self.store.describe_table(&name).await?))
         })
@@ -145,7 +271,7 @@ impl TableService for TableApi {
         request: Request<pb::ListTablesRequest>,
     ) -> Result<Response<pb::ListTablesResponse>, Status> {
         const OP: Operation = Operation::ListTables;
-        observe(OP, request, async |r| {
+        observe(&self.policy, OP, request, async |r| {
             let page =
                 TablePage::parse(r.page_size, r.page_token).map_err(ServiceError::invalid(OP))?;
             let names = self.store.list_tables(&page).await?;
@@ -165,7 +291,7 @@ impl ItemService for ItemApi {
         request: Request<pb::PutItemRequest>,
     ) -> Result<Response<pb::PutItemResponse>, Status> {
         const OP: Operation = Operation::PutItem;
-        observe(OP, request, async |r| {
+        observe(&self.policy, OP, request, async |r| {
             let table = table_name(r.table_name, OP)?;
             let song = r.song.unwrap_or_default();
             let key = SongKey::parse(
@@ -192,7 +318,7 @@ impl ItemService for ItemApi {
         request: Request<pb::GetItemRequest>,
     ) -> Result<Response<pb::Song>, Status> {
         const OP: Operation = Operation::GetItem;
-        observe(OP, request, async |r| {
+        observe(&self.policy, OP, request, async |r| {
             let table = table_name(r.table_name, OP)?;
             let key = song_key(r.artist, r.song_title, OP)?;
             match self.store.get_item(&table, &key).await? {
@@ -208,7 +334,7 @@ impl ItemService for ItemApi {
         request: Request<pb::UpdateItemRequest>,
     ) -> Result<Response<pb::Song>, Status> {
         const OP: Operation = Operation::UpdateItem;
-        observe(OP, request, async |r| {
+        observe(&self.policy, OP, request, async |r| {
             let table = table_name(r.table_name, OP)?;
             let key = song_key(r.artist, r.song_title, OP)?;
             let song = Song::parse(key, r.album_title, "album_title", Write::Update)
@@ -223,7 +349,7 @@ impl ItemService for ItemApi {
         request: Request<pb::DeleteItemRequest>,
     ) -> Result<Response<pb::DeleteItemResponse>, Status> {
         const OP: Operation = Operation::DeleteItem;
-        observe(OP, request, async |r| {
+        observe(&self.policy, OP, request, async |r| {
             let table = table_name(r.table_name, OP)?;
             let key = song_key(r.artist, r.song_title, OP)?;
             let existed = self.store.delete_item(&table, &key).await?;
@@ -279,5 +405,47 @@ fn table_to_pb(table: TableInfo) -> pb::Table {
             write_capacity_units: t.write,
         }),
         arn: table.arn,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grpc_timeouts_are_read_in_every_unit() {
+        assert_eq!(grpc_timeout("29S"), Some(Duration::from_secs(29)));
+        assert_eq!(grpc_timeout("100m"), Some(Duration::from_millis(100)));
+        assert_eq!(grpc_timeout("2H"), Some(Duration::from_secs(7200)));
+        assert_eq!(grpc_timeout("1M"), Some(Duration::from_secs(60)));
+        assert_eq!(grpc_timeout("5u"), Some(Duration::from_micros(5)));
+        assert_eq!(grpc_timeout("7n"), Some(Duration::from_nanos(7)));
+        for bad in ["", "S", "100", "123456789S", "1.5S", "10x", "-1S"] {
+            assert_eq!(grpc_timeout(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn trace_ids_come_from_well_formed_traceparents_only() {
+        let header = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        assert_eq!(trace_id(header), Some("4bf92f3577b34da6a3ce929d0e0e4736"));
+        assert_eq!(
+            trace_id("00-00000000000000000000000000000000-00f067aa0ba902b7-01"),
+            None
+        );
+        assert_eq!(trace_id("garbage"), None);
+        assert_eq!(trace_id("00-4bf92f35-00f067aa0ba902b7-01"), None);
+    }
+
+    #[test]
+    fn the_answer_margin_is_small_and_bounded() {
+        assert_eq!(
+            answer_margin(Duration::from_millis(100)),
+            Duration::from_millis(5)
+        );
+        assert_eq!(
+            answer_margin(Duration::from_secs(29)),
+            Duration::from_millis(20)
+        );
     }
 }

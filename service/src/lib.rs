@@ -7,10 +7,12 @@
 //! backend serves dynoxide on a loopback port so that the same store code runs
 //! against it as against AWS.
 
+pub mod admin;
 pub mod domain;
 pub mod embedded;
 pub mod error;
 pub mod grpc;
+pub mod metrics;
 pub mod server;
 pub mod settings;
 pub mod shutdown;
@@ -18,4 +20,4 @@ pub mod store;
 pub mod telemetry;
 
 pub use server::{MusicService, StartError};
-pub use settings::{Backend, ServiceSettings, StaticCredentials, StoreSettings};
+pub use settings::{Backend, RpcSettings, ServiceSettings, StaticCredentials, StoreSettings};

@@ -22,7 +22,13 @@ async fn run(settings: ServiceSettings) -> Result<(), Box<dyn std::error::Error>
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", settings.listen))?;
-    let service = MusicService::build(&settings.store).await?;
-    service.serve(listener, shutdown_signal()).await?;
+    let admin = tokio::net::TcpListener::bind(settings.admin_listen)
+        .await
+        .map_err(|e| format!("cannot listen on {} (admin): {e}", settings.admin_listen))?;
+    let service = MusicService::build_with(&settings.store, &settings.rpc).await?;
+    service
+        .with_admin(admin)
+        .serve(listener, shutdown_signal())
+        .await?;
     Ok(())
 }

@@ -2,28 +2,32 @@
 //! music.v1 services, health and reflection; and serves them on a listener it
 //! is handed until a shutdown future resolves.
 
-use std::{future::Future, net::SocketAddr};
+use std::{future::Future, net::SocketAddr, time::Duration};
 
 use aws_config::{BehaviorVersion, Region, retry::RetryConfig, timeout::TimeoutConfig};
 use aws_sdk_dynamodb::config::Credentials;
 use music_api::pb::{
     item_service_server::ItemServiceServer, table_service_server::TableServiceServer,
 };
-use tokio::net::TcpListener;
+use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 use tokio_stream::wrappers::TcpListenerStream;
-use tonic::service::Routes;
+use tonic::{codec::CompressionEncoding, service::Routes};
 use tonic_health::server::HealthReporter;
 
 use crate::{
+    admin::Readiness,
     embedded::{EmbeddedError, EmbeddedStore},
-    grpc::{ItemApi, REQUEST_ID_METADATA, TableApi},
-    settings::{Backend, StoreSettings},
+    grpc::{ItemApi, REQUEST_ID_METADATA, RpcPolicy, TableApi},
+    settings::{Backend, RpcSettings, StoreSettings},
     store::Store,
 };
 
 /// Region used when the AWS configuration names none (the embedded store and
 /// DynamoDB Local accept any).
 const FALLBACK_REGION: &str = "us-east-1";
+
+/// Grace period for requests in flight at shutdown, unless set otherwise.
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -42,29 +46,74 @@ pub enum StartError {
 pub struct MusicService {
     store: Store,
     health: HealthReporter,
+    readiness: Readiness,
+    policy: RpcPolicy,
     routes: Routes,
+    shutdown_grace: Duration,
+    admin: Option<TcpListener>,
+    probe: JoinHandle<()>,
     embedded: Option<EmbeddedStore>,
 }
 
 impl MusicService {
+    /// [`MusicService::build_with`] default request handling.
+    pub async fn build(store: &StoreSettings) -> Result<Self, StartError> {
+        Self::build_with(store, &RpcSettings::default()).await
+    }
+
     /// Connects the store for `settings` (starting the embedded engine when
-    /// that is the backend) and builds the gRPC routes.
-    pub async fn build(settings: &StoreSettings) -> Result<Self, StartError> {
+    /// that is the backend), builds the gRPC routes and starts probing the
+    /// store for readiness.
+    pub async fn build_with(
+        settings: &StoreSettings,
+        rpc: &RpcSettings,
+    ) -> Result<Self, StartError> {
+        crate::metrics::prometheus();
         let (client, embedded) = dynamodb_client(settings).await?;
         let store = Store::new(client, settings.table_wait());
+        let policy = RpcPolicy::new(rpc.max_concurrent_requests);
 
         let (health, health_service) = tonic_health::server::health_reporter();
-        health.set_serving::<TableServiceServer<TableApi>>().await;
-        health.set_serving::<ItemServiceServer<ItemApi>>().await;
+        let readiness = Readiness::default();
+        // Ready only once the store has answered a probe.
+        set_serving(
+            &health,
+            &readiness,
+            probe_store(&store, rpc.health_probe_interval()).await,
+        )
+        .await;
+        let probe = tokio::spawn(keep_probing(
+            store.clone(),
+            health.clone(),
+            readiness.clone(),
+            rpc.health_probe_interval(),
+        ));
 
+        let limit = rpc.max_message_bytes;
         let reflection = || {
             tonic_reflection::server::Builder::configure()
                 .register_encoded_file_descriptor_set(music_api::FILE_DESCRIPTOR_SET)
                 .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         };
         let routes = Routes::builder()
-            .add_service(TableServiceServer::new(TableApi::new(store.clone())))
-            .add_service(ItemServiceServer::new(ItemApi::new(store.clone())))
+            .add_service(
+                TableServiceServer::new(TableApi::new(store.clone(), policy.clone()))
+                    .max_decoding_message_size(limit)
+                    .max_encoding_message_size(limit)
+                    .accept_compressed(CompressionEncoding::Gzip)
+                    .accept_compressed(CompressionEncoding::Zstd)
+                    .send_compressed(CompressionEncoding::Gzip)
+                    .send_compressed(CompressionEncoding::Zstd),
+            )
+            .add_service(
+                ItemServiceServer::new(ItemApi::new(store.clone(), policy.clone()))
+                    .max_decoding_message_size(limit)
+                    .max_encoding_message_size(limit)
+                    .accept_compressed(CompressionEncoding::Gzip)
+                    .accept_compressed(CompressionEncoding::Zstd)
+                    .send_compressed(CompressionEncoding::Gzip)
+                    .send_compressed(CompressionEncoding::Zstd),
+            )
             .add_service(health_service)
             .add_service(reflection().build_v1()?)
             .add_service(reflection().build_v1alpha()?)
@@ -73,9 +122,26 @@ impl MusicService {
         Ok(Self {
             store,
             health,
+            readiness,
+            policy,
             routes,
+            shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+            admin: None,
+            probe,
             embedded,
         })
+    }
+
+    /// How long requests in flight may take to finish once shutdown starts.
+    pub fn with_shutdown_grace(mut self, grace: Duration) -> Self {
+        self.shutdown_grace = grace;
+        self
+    }
+
+    /// Also serve the admin endpoint (`/metrics`, `/healthz`, `/readyz`) on `listener`.
+    pub fn with_admin(mut self, listener: TcpListener) -> Self {
+        self.admin = Some(listener);
+        self
     }
 
     /// The gRPC services as one tower service, for serving or calling in-process.
@@ -91,22 +157,45 @@ impl MusicService {
         &self.health
     }
 
-    /// Serves on `listener` until `shutdown` resolves; then reports NOT_SERVING,
-    /// lets requests in flight finish and stops the embedded store.
+    pub fn readiness(&self) -> &Readiness {
+        &self.readiness
+    }
+
+    /// Serves on `listener` until `shutdown` resolves. Then: health says
+    /// NOT_SERVING and readiness false, the listener stops accepting, requests
+    /// in flight get the grace period to finish (those still running after it
+    /// are cut, and logged), and the embedded store stops.
     pub async fn serve(
         self,
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send,
     ) -> Result<(), StartError> {
         let addr: SocketAddr = listener.local_addr().map_err(StartError::Listener)?;
+        let (admin_stop, admin_stopped) = oneshot::channel::<()>();
+        let admin = self.admin.map(|admin| {
+            tokio::spawn(crate::admin::serve(admin, self.readiness.clone(), async {
+                let _ = admin_stopped.await;
+            }))
+        });
         tracing::info!(protocol = "grpc", "listening on {addr}");
-        let health = self.health.clone();
+
+        let (signalled, signal) = oneshot::channel::<()>();
+        let (health, readiness, probe) = (self.health.clone(), self.readiness.clone(), self.probe);
         let drain = async move {
             shutdown.await;
-            mark_not_serving(&health).await;
+            probe.abort();
+            set_serving(&health, &readiness, false).await;
             tracing::info!("gRPC server draining");
+            let _ = signalled.send(());
         };
-        let served = tonic::transport::Server::builder()
+        let grace = self.shutdown_grace;
+        let grace_over = async move {
+            if signal.await.is_err() {
+                std::future::pending::<()>().await;
+            }
+            tokio::time::sleep(grace).await;
+        };
+        let server = tonic::transport::Server::builder()
             .trace_fn(|request| {
                 let request_id = request
                     .headers()
@@ -115,34 +204,114 @@ impl MusicService {
                     .unwrap_or("-");
                 tracing::info_span!("grpc", path = %request.uri().path(), request_id = %request_id)
             })
+            .layer(tower::util::MapResponseLayer::new(
+                oversized_is_resource_exhausted,
+            ))
             .add_routes(self.routes)
-            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), drain)
-            .await;
+            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), drain);
+        let served = tokio::select! {
+            served = server => served.map_err(StartError::from),
+            () = grace_over => {
+                tracing::warn!(
+                    cut = self.policy.in_flight(),
+                    "grace period of {}s is over; cutting the requests still in flight",
+                    grace.as_secs()
+                );
+                Ok(())
+            }
+        };
         if let Some(embedded) = self.embedded {
             embedded.stop().await;
         }
+        let _ = admin_stop.send(());
+        if let Some(admin) = admin {
+            let _ = admin.await;
+        }
         tracing::info!("gRPC server stopped");
-        served.map_err(StartError::from)
+        served
     }
 
-    /// Stops the embedded store of a service that is not being served (the
-    /// in-process gateway calls its routes directly).
+    /// Stops a service that is not being served (the in-process gateway calls
+    /// its routes directly): NOT_SERVING, no more probes, embedded store stopped.
     pub async fn stop(self) {
-        mark_not_serving(&self.health).await;
+        self.probe.abort();
+        set_serving(&self.health, &self.readiness, false).await;
         if let Some(embedded) = self.embedded {
             embedded.stop().await;
         }
     }
 }
 
-async fn mark_not_serving(health: &HealthReporter) {
+/// tonic answers an oversized message with OUT_OF_RANGE; gRPC's own
+/// implementations (and this service's contract) say RESOURCE_EXHAUSTED.
+fn oversized_is_resource_exhausted<B>(mut response: http::Response<B>) -> http::Response<B> {
+    let headers = response.headers_mut();
+    let oversized = headers.get("grpc-status").is_some_and(|s| s == "11")
+        && headers.get("grpc-message").is_some_and(|m| {
+            m.as_bytes()
+                .starts_with(b"Error, decoded message length too large")
+        });
+    if oversized {
+        headers.insert("grpc-status", http::HeaderValue::from_static("8"));
+    }
+    response
+}
+
+/// Whether the store answers a cheap call within the probe interval (at most 2 s).
+async fn probe_store(store: &Store, interval: Duration) -> bool {
+    let budget = interval.min(Duration::from_secs(2));
+    match tokio::time::timeout(budget, store.probe()).await {
+        Ok(Ok(())) => true,
+        Ok(Err(error)) => {
+            tracing::debug!(%error, "store probe failed");
+            false
+        }
+        Err(_) => false,
+    }
+}
+
+async fn keep_probing(
+    store: Store,
+    health: HealthReporter,
+    readiness: Readiness,
+    interval: Duration,
+) {
+    let mut was_ready = readiness.get();
+    loop {
+        tokio::time::sleep(interval).await;
+        let ready = probe_store(&store, interval).await;
+        if ready != was_ready {
+            if ready {
+                tracing::info!("store reachable again; serving");
+            } else {
+                tracing::warn!("store unreachable; health NOT_SERVING until it answers");
+            }
+            was_ready = ready;
+        }
+        set_serving(&health, &readiness, ready).await;
+    }
+}
+
+async fn set_serving(health: &HealthReporter, readiness: &Readiness, serving: bool) {
+    readiness.set(serving);
+    let status = if serving {
+        tonic_health::ServingStatus::Serving
+    } else {
+        tonic_health::ServingStatus::NotServing
+    };
     health
-        .set_not_serving::<TableServiceServer<TableApi>>()
+        .set_service_status(
+            <TableServiceServer<TableApi> as tonic::server::NamedService>::NAME,
+            status,
+        )
         .await;
-    health.set_not_serving::<ItemServiceServer<ItemApi>>().await;
     health
-        .set_service_status("", tonic_health::ServingStatus::NotServing)
+        .set_service_status(
+            <ItemServiceServer<ItemApi> as tonic::server::NamedService>::NAME,
+            status,
+        )
         .await;
+    health.set_service_status("", status).await;
 }
 
 /// The DynamoDB client for the chosen backend: the standard AWS configuration
@@ -152,8 +321,9 @@ async fn dynamodb_client(
     settings: &StoreSettings,
 ) -> Result<(aws_sdk_dynamodb::Client, Option<EmbeddedStore>), StartError> {
     let timeouts = TimeoutConfig::builder()
-        .connect_timeout(std::time::Duration::from_secs(3))
+        .connect_timeout(Duration::from_secs(3))
         .operation_timeout(settings.dynamodb_timeout())
+        .operation_attempt_timeout(settings.dynamodb_attempt_timeout())
         .build();
     let retry = RetryConfig::standard().with_max_attempts(settings.dynamodb_max_attempts.max(1));
     let mut loader = aws_config::defaults(BehaviorVersion::latest())

@@ -17,11 +17,76 @@ pub struct ServiceSettings {
     #[arg(long, env = "MUSIC_SERVICE_LISTEN", default_value = "127.0.0.1:50051")]
     pub listen: SocketAddr,
 
+    /// Address of the admin HTTP endpoint (`/metrics`, `/healthz`, `/readyz`).
+    #[arg(
+        long,
+        env = "MUSIC_SERVICE_ADMIN_LISTEN",
+        default_value = "127.0.0.1:9464"
+    )]
+    pub admin_listen: SocketAddr,
+
+    /// On SIGTERM/SIGINT, how long requests in flight may take to finish, in
+    /// seconds, before they are cut.
+    #[arg(long, env = "MUSIC_SERVICE_SHUTDOWN_GRACE_SECS", default_value_t = 10)]
+    pub shutdown_grace_secs: u64,
+
     #[command(flatten)]
     pub store: StoreSettings,
 
     #[command(flatten)]
+    pub rpc: RpcSettings,
+
+    #[command(flatten)]
     pub log: LogSettings,
+}
+
+/// How the gRPC server treats requests, shared with the in-process gateway.
+#[derive(Debug, Clone, Args)]
+pub struct RpcSettings {
+    /// Requests served at once; beyond it new ones are refused at once with
+    /// RESOURCE_EXHAUSTED (and a retry delay) rather than queued.
+    #[arg(
+        long,
+        env = "MUSIC_SERVICE_MAX_CONCURRENT_REQUESTS",
+        default_value_t = 1024
+    )]
+    pub max_concurrent_requests: usize,
+
+    /// Largest gRPC message received or sent, in bytes (4 MiB, as gRPC's default);
+    /// a larger request is refused with RESOURCE_EXHAUSTED.
+    #[arg(long, env = "MUSIC_SERVICE_MAX_MESSAGE_BYTES", default_value_t = 4 * 1024 * 1024)]
+    pub max_message_bytes: usize,
+
+    /// How often the store is probed for readiness, in milliseconds; health
+    /// turns NOT_SERVING while it does not answer.
+    #[arg(
+        long,
+        env = "MUSIC_SERVICE_HEALTH_PROBE_INTERVAL_MS",
+        default_value_t = 2000
+    )]
+    pub health_probe_interval_ms: u64,
+}
+
+impl Default for RpcSettings {
+    fn default() -> Self {
+        Self {
+            max_concurrent_requests: 1024,
+            max_message_bytes: 4 * 1024 * 1024,
+            health_probe_interval_ms: 2000,
+        }
+    }
+}
+
+impl ServiceSettings {
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_secs(self.shutdown_grace_secs)
+    }
+}
+
+impl RpcSettings {
+    pub fn health_probe_interval(&self) -> Duration {
+        Duration::from_millis(self.health_probe_interval_ms.max(10))
+    }
 }
 
 /// Where the songs are kept.
@@ -68,6 +133,15 @@ pub struct StoreSettings {
     )]
     pub dynamodb_timeout_ms: u64,
 
+    /// Time budget of one attempt of a DynamoDB call, in milliseconds, so that
+    /// a stalled connection is retried instead of eating the whole budget.
+    #[arg(
+        long,
+        env = "MUSIC_SERVICE_DYNAMODB_ATTEMPT_TIMEOUT_MS",
+        default_value_t = 3_000
+    )]
+    pub dynamodb_attempt_timeout_ms: u64,
+
     /// Attempts per DynamoDB call (standard retry mode: only retryable errors are retried).
     #[arg(long, env = "MUSIC_SERVICE_DYNAMODB_MAX_ATTEMPTS", default_value_t = 3)]
     pub dynamodb_max_attempts: u32,
@@ -105,6 +179,7 @@ impl StoreSettings {
             dynamodb_endpoint: None,
             table_wait_secs: 25,
             dynamodb_timeout_ms: 10_000,
+            dynamodb_attempt_timeout_ms: 3_000,
             dynamodb_max_attempts: 3,
             static_credentials: None,
         }
@@ -126,5 +201,9 @@ impl StoreSettings {
 
     pub fn dynamodb_timeout(&self) -> Duration {
         Duration::from_millis(self.dynamodb_timeout_ms)
+    }
+
+    pub fn dynamodb_attempt_timeout(&self) -> Duration {
+        Duration::from_millis(self.dynamodb_attempt_timeout_ms)
     }
 }

@@ -307,8 +307,8 @@ impl Store {
                     .expect("throughput has its required fields"),
             )
             .send()
-            .await
-            .map_err(|e| StoreError::from_sdk(OP, e))?;
+            .observed(OP)
+            .await?;
         if let Some(table) = created.table_description()
             && table.table_status() == Some(&TableStatus::Active)
         {
@@ -327,8 +327,8 @@ impl Store {
             .delete_table()
             .table_name(name.as_str())
             .send()
-            .await
-            .map_err(|e| StoreError::from_sdk(OP, e))?;
+            .observed(OP)
+            .await?;
         let info = deleted
             .table_description()
             .map(TableInfo::from)
@@ -366,8 +366,8 @@ impl Store {
             .limit(page.limit)
             .set_exclusive_start_table_name(page.after.as_ref().map(|t| t.to_string()))
             .send()
-            .await
-            .map_err(|e| StoreError::from_sdk(Operation::ListTables, e))?;
+            .observed(Operation::ListTables)
+            .await?;
         Ok(TableNames {
             names: listed.table_names().to_vec(),
             last: listed.last_evaluated_table_name().map(str::to_owned),
@@ -387,8 +387,8 @@ impl Store {
             .set_item(Some(item))
             .return_values(ReturnValue::AllOld)
             .send()
-            .await
-            .map_err(|e| StoreError::from_sdk(Operation::PutItem, e))?;
+            .observed(Operation::PutItem)
+            .await?;
         Ok(put.attributes().is_some_and(|a| !a.is_empty()))
     }
 
@@ -405,8 +405,8 @@ impl Store {
             .set_key(Some(key_attributes(key)))
             .consistent_read(true)
             .send()
-            .await
-            .map_err(|e| StoreError::from_sdk(Operation::GetItem, e))?;
+            .observed(Operation::GetItem)
+            .await?;
         Ok(got.item().map(|item| song_from_item(item, key)))
     }
 
@@ -423,8 +423,8 @@ impl Store {
             .expression_attribute_values(":t", AttributeValue::S(album))
             .return_values(ReturnValue::AllNew)
             .send()
-            .await
-            .map_err(|e| StoreError::from_sdk(Operation::UpdateItem, e))?;
+            .observed(Operation::UpdateItem)
+            .await?;
         Ok(updated
             .attributes()
             .map(|item| song_from_item(item, &song.key))
@@ -440,9 +440,20 @@ impl Store {
             .set_key(Some(key_attributes(key)))
             .return_values(ReturnValue::AllOld)
             .send()
-            .await
-            .map_err(|e| StoreError::from_sdk(Operation::DeleteItem, e))?;
+            .observed(Operation::DeleteItem)
+            .await?;
         Ok(deleted.attributes().is_some_and(|a| !a.is_empty()))
+    }
+
+    /// A cheap call that shows the store answers (readiness).
+    pub async fn probe(&self) -> Result<(), StoreError> {
+        self.client
+            .list_tables()
+            .limit(1)
+            .send()
+            .observed(Operation::ListTables)
+            .await
+            .map(|_| ())
     }
 
     /// DescribeTable, with "no such table" as `None`.
@@ -456,16 +467,12 @@ impl Store {
             .describe_table()
             .table_name(name.as_str())
             .send()
+            .observed(op)
             .await
         {
             Ok(described) => Ok(described.table().map(TableInfo::from)),
-            Err(error) => {
-                let error = StoreError::from_sdk(op, error);
-                match error.kind {
-                    FailureKind::ResourceNotFound => Ok(None),
-                    _ => Err(error),
-                }
-            }
+            Err(error) if error.kind == FailureKind::ResourceNotFound => Ok(None),
+            Err(error) => Err(error),
         }
     }
 
@@ -509,6 +516,37 @@ impl Store {
             pause = (pause * 2).min(MAX_POLL);
         }
     }
+}
+
+/// Every DynamoDB call goes through here: its SDK error becomes a
+/// [`StoreError`], and its outcome (`ok` or DynamoDB's error code) and latency
+/// are recorded by operation.
+trait Observed<T, E, R>: Future<Output = Result<T, SdkError<E, R>>> + Sized
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: fmt::Debug + Send + Sync + 'static,
+{
+    async fn observed(self, operation: Operation) -> Result<T, StoreError> {
+        let started = std::time::Instant::now();
+        let result = self.await.map_err(|e| StoreError::from_sdk(operation, e));
+        let outcome = match &result {
+            Ok(_) => "ok".to_owned(),
+            Err(error) => error.code.clone(),
+        };
+        metrics::counter!(crate::metrics::DYNAMODB_CALLS, "operation" => operation.as_str(), "outcome" => outcome)
+            .increment(1);
+        metrics::histogram!(crate::metrics::DYNAMODB_DURATION, "operation" => operation.as_str())
+            .record(started.elapsed().as_secs_f64());
+        result
+    }
+}
+
+impl<F, T, E, R> Observed<T, E, R> for F
+where
+    F: Future<Output = Result<T, SdkError<E, R>>>,
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: fmt::Debug + Send + Sync + 'static,
+{
 }
 
 fn key_attributes(key: &SongKey) -> HashMap<String, AttributeValue> {

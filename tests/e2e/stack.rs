@@ -158,10 +158,13 @@ pub(crate) struct TwoProcessStack {
 
 impl TwoProcessStack {
     pub(crate) fn start(store: &Store, gateway_args: &[&str]) -> Self {
-        let mut service_args = vec!["--listen".to_owned(), "127.0.0.1:0".to_owned()];
+        let mut service_args: Vec<String> =
+            ["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"]
+                .map(String::from)
+                .to_vec();
         service_args.extend(store.service_args());
         let service_args: Vec<&str> = service_args.iter().map(String::as_str).collect();
-        let service = Program::start("music-service", &service_args, 1);
+        let service = Program::start("music-service", &service_args, 2);
         let upstream = format!("http://{}", service.addr("grpc"));
         let mut args = vec!["--listen", "127.0.0.1:0", "--upstream", &upstream];
         args.extend_from_slice(gateway_args);

@@ -31,7 +31,17 @@ fn the_gateway_answers_503_while_the_service_is_down_and_recovers() {
 
     // Back on the same address (a fresh in-memory store): the gateway reconnects by itself.
     let listen = grpc.to_string();
-    let _service = Program::start("music-service", &["--listen", &listen, "--in-memory"], 1);
+    let _service = Program::start(
+        "music-service",
+        &[
+            "--listen",
+            &listen,
+            "--admin-listen",
+            "127.0.0.1:0",
+            "--in-memory",
+        ],
+        2,
+    );
     let mut status = 0;
     for _ in 0..50 {
         status = curl(&create).status;

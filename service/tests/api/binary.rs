@@ -21,12 +21,25 @@ struct ServiceProcess {
 impl ServiceProcess {
     /// A throwaway service: in-memory store, free port.
     fn start() -> Self {
-        Self::spawn(&["--listen", "127.0.0.1:0", "--in-memory"])
+        Self::spawn(&[
+            "--listen",
+            "127.0.0.1:0",
+            "--admin-listen",
+            "127.0.0.1:0",
+            "--in-memory",
+        ])
     }
 
     /// A service keeping its data under `data_dir`.
     fn start_with_data_dir(data_dir: &str) -> Self {
-        Self::spawn(&["--listen", "127.0.0.1:0", "--data-dir", data_dir])
+        Self::spawn(&[
+            "--listen",
+            "127.0.0.1:0",
+            "--admin-listen",
+            "127.0.0.1:0",
+            "--data-dir",
+            data_dir,
+        ])
     }
 
     fn spawn(args: &[&str]) -> Self {
@@ -44,7 +57,11 @@ impl ServiceProcess {
         let lines = Arc::clone(&log);
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(rest) = line.split("listening on ").nth(1) {
+                if let Some(rest) = line
+                    .split("listening on ")
+                    .nth(1)
+                    .filter(|_| line.contains("protocol=\"grpc\""))
+                {
                     let addr = rest
                         .split_whitespace()
                         .next()
