@@ -7,15 +7,21 @@ use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
 use axum::{
     Router,
-    extract::{Request, State},
+    extract::{ConnectInfo, Request, State},
     middleware,
     response::{IntoResponse, Response},
     routing::get,
 };
 use http::{HeaderValue, StatusCode, header};
+use hyper_util::{
+    rt::{TokioExecutor, TokioIo},
+    server::{conn::auto, graceful::GracefulShutdown},
+    service::TowerToHyperService,
+};
 use serde::Serialize;
 use std::time::Instant;
 use tokio::{net::TcpListener, sync::oneshot};
+use tokio_rustls::TlsAcceptor;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 
 use crate::{
@@ -90,33 +96,48 @@ async fn drop_blank_request_id(mut request: Request) -> Request {
     request
 }
 
-/// Serves `app` on `listener` until `shutdown` resolves; then stops accepting
-/// and gives requests in flight `grace` to finish before cutting them.
+/// Serves `app` on `listener` (HTTPS when given a TLS acceptor) until
+/// `shutdown` resolves; then stops accepting and gives requests in flight
+/// `grace` to finish before cutting them.
 pub async fn serve(
     listener: TcpListener,
     app: Router,
+    tls: Option<TlsAcceptor>,
     in_flight: InFlight,
     grace: Duration,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let addr = listener.local_addr()?;
-    tracing::info!(protocol = "http", "listening on {addr}");
+    let protocol = if tls.is_some() { "https" } else { "http" };
+    tracing::info!(protocol, "listening on {addr}");
     let (signalled, signal) = oneshot::channel::<()>();
     let draining = in_flight.clone();
-    let server = axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
+    let shutdown = async move {
         shutdown.await;
         tracing::info!(in_flight = draining.get(), "HTTP server draining");
         let _ = signalled.send(());
-    });
+    };
     let grace_over = async move {
         if signal.await.is_err() {
             std::future::pending::<()>().await;
         }
         tokio::time::sleep(grace).await;
+    };
+    let server = async move {
+        match tls {
+            None => {
+                axum::serve(
+                    listener,
+                    app.into_make_service_with_connect_info::<SocketAddr>(),
+                )
+                .with_graceful_shutdown(shutdown)
+                .await
+            }
+            Some(acceptor) => {
+                serve_tls(listener, app, acceptor, shutdown).await;
+                Ok(())
+            }
+        }
     };
     tokio::select! {
         served = server => served?,
@@ -128,6 +149,51 @@ pub async fn serve(
     }
     tracing::info!("HTTP server stopped");
     Ok(())
+}
+
+/// How long a client may take over its TLS handshake.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// HTTPS: each connection's TLS handshake, then HTTP/1.1 or h2 (ALPN) over
+/// it, with the peer address for the access log; on shutdown, stops
+/// accepting and waits for the connections to finish.
+async fn serve_tls(
+    listener: TcpListener,
+    app: Router,
+    acceptor: TlsAcceptor,
+    shutdown: impl Future<Output = ()>,
+) {
+    let graceful = GracefulShutdown::new();
+    let builder = auto::Builder::new(TokioExecutor::new());
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    tracing::warn!(%error, "accept failed");
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let (acceptor, builder, watcher) = (acceptor.clone(), builder.clone(), graceful.watcher());
+        let app = app.clone().layer(axum::Extension(ConnectInfo(peer)));
+        tokio::spawn(async move {
+            let stream =
+                match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                    Ok(Ok(stream)) => stream,
+                    Ok(Err(error)) => return tracing::debug!(%peer, %error, "TLS handshake failed"),
+                    Err(_) => return tracing::debug!(%peer, "TLS handshake timed out"),
+                };
+            let service = TowerToHyperService::new(app);
+            let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+            if let Err(error) = watcher.watch(connection.into_owned()).await {
+                tracing::debug!(%peer, %error, "connection ended with an error");
+            }
+        });
+    }
+    graceful.shutdown().await;
 }
 
 /// Liveness: the process answers.

@@ -18,6 +18,7 @@ pub mod run;
 pub mod settings;
 pub mod shutdown;
 pub mod telemetry;
+pub mod tls;
 
 pub mod upstream;
 

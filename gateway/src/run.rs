@@ -9,6 +9,7 @@ use crate::{
     app::{self, Gateway},
     routes::RouteTable,
     settings::GatewaySettings,
+    tls,
     upstream::Upstream,
 };
 
@@ -46,15 +47,39 @@ pub async fn run(
         )
     };
     let grace = settings.shutdown_grace();
+    let acceptor = match (&settings.tls_cert, &settings.tls_key) {
+        (Some(cert), Some(key)) => Some(tls::acceptor(cert, key)?),
+        _ => None,
+    };
     let serve_http = |gateway: Gateway, stopped| {
         let in_flight = gateway.in_flight.clone();
-        app::serve(http, app::router(gateway), in_flight, grace, stopped)
+        app::serve(
+            http,
+            app::router(gateway),
+            acceptor,
+            in_flight,
+            grace,
+            stopped,
+        )
     };
 
     match (&settings.upstream, grpc) {
         (Some(uri), _) => {
             tracing::info!(upstream = %uri, "pure gateway");
-            let upstream = Upstream::connect_lazy(uri.clone(), CONNECT_TIMEOUT);
+            let client_tls = if uri.scheme_str() == Some("https") {
+                let identity = settings
+                    .upstream_client_cert
+                    .as_deref()
+                    .zip(settings.upstream_client_key.as_deref());
+                Some(tls::client_config(
+                    settings.upstream_ca.as_deref(),
+                    identity,
+                    settings.upstream_tls_domain.as_deref(),
+                )?)
+            } else {
+                None
+            };
+            let upstream = Upstream::connect_lazy(uri.clone(), CONNECT_TIMEOUT, client_tls)?;
             serve_http(gateway(upstream), until_stopped()).await?;
             Ok(())
         }

@@ -1,6 +1,6 @@
 //! Command-line and environment settings of music-gateway.
 
-use std::{net::SocketAddr, time::Duration};
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use clap::Parser;
 
@@ -45,6 +45,38 @@ pub struct GatewaySettings {
     /// seconds, before they are cut.
     #[arg(long, env = "MUSIC_GATEWAY_SHUTDOWN_GRACE_SECS", default_value_t = 10)]
     pub shutdown_grace_secs: u64,
+
+    /// PEM certificate chain: serve HTTPS instead of HTTP (with --tls-key).
+    #[arg(long, env = "MUSIC_GATEWAY_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// PEM private key of --tls-cert.
+    #[arg(long, env = "MUSIC_GATEWAY_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// PEM CA certificate(s) to trust for an `https://` upstream.
+    #[arg(long, env = "MUSIC_GATEWAY_UPSTREAM_CA")]
+    pub upstream_ca: Option<PathBuf>,
+
+    /// PEM client certificate presented to the upstream (mTLS; with --upstream-client-key).
+    #[arg(
+        long,
+        env = "MUSIC_GATEWAY_UPSTREAM_CLIENT_CERT",
+        requires = "upstream_client_key"
+    )]
+    pub upstream_client_cert: Option<PathBuf>,
+
+    /// PEM private key of --upstream-client-cert.
+    #[arg(
+        long,
+        env = "MUSIC_GATEWAY_UPSTREAM_CLIENT_KEY",
+        requires = "upstream_client_cert"
+    )]
+    pub upstream_client_key: Option<PathBuf>,
+
+    /// Name to verify the upstream's certificate against (default: the upstream's host).
+    #[arg(long, env = "MUSIC_GATEWAY_UPSTREAM_TLS_DOMAIN")]
+    pub upstream_tls_domain: Option<String>,
 
     #[cfg(feature = "in-process")]
     #[command(flatten)]

@@ -8,7 +8,10 @@ use http::{Request, Response};
 use music_api::pb::{
     item_service_client::ItemServiceClient, table_service_client::TableServiceClient,
 };
-use tonic::{body::Body, transport::Channel};
+use tonic::{
+    body::Body,
+    transport::{Channel, ClientTlsConfig},
+};
 use tonic_health::pb::{
     HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
 };
@@ -80,14 +83,21 @@ impl Upstream {
 
     /// A channel to a separate service that connects on first use and
     /// reconnects by itself, so the gateway starts even while the service is down.
-    pub fn connect_lazy(uri: http::Uri, connect_timeout: Duration) -> Self {
-        let channel = Channel::builder(uri)
+    pub fn connect_lazy(
+        uri: http::Uri,
+        connect_timeout: Duration,
+        tls: Option<ClientTlsConfig>,
+    ) -> Result<Self, tonic::transport::Error> {
+        let mut endpoint = Channel::builder(uri)
             .connect_timeout(connect_timeout)
-            .tcp_nodelay(true)
-            .connect_lazy();
-        Self::new(BoxCloneSyncService::new(
+            .tcp_nodelay(true);
+        if let Some(tls) = tls {
+            endpoint = endpoint.tls_config(tls)?;
+        }
+        let channel = endpoint.connect_lazy();
+        Ok(Self::new(BoxCloneSyncService::new(
             channel.map_err(|e| TransportError(BoxError::from(e))),
-        ))
+        )))
     }
 
     /// Calls a service's routes directly, with no network in between.

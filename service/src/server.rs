@@ -11,7 +11,7 @@ use music_api::pb::{
 };
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 use tokio_stream::wrappers::TcpListenerStream;
-use tonic::{codec::CompressionEncoding, service::Routes};
+use tonic::{codec::CompressionEncoding, service::Routes, transport::ServerTlsConfig};
 use tonic_health::server::HealthReporter;
 
 use crate::{
@@ -50,6 +50,7 @@ pub struct MusicService {
     policy: RpcPolicy,
     routes: Routes,
     shutdown_grace: Duration,
+    tls: Option<ServerTlsConfig>,
     admin: Option<TcpListener>,
     probe: JoinHandle<()>,
     embedded: Option<EmbeddedStore>,
@@ -126,6 +127,7 @@ impl MusicService {
             policy,
             routes,
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+            tls: None,
             admin: None,
             probe,
             embedded,
@@ -135,6 +137,12 @@ impl MusicService {
     /// How long requests in flight may take to finish once shutdown starts.
     pub fn with_shutdown_grace(mut self, grace: Duration) -> Self {
         self.shutdown_grace = grace;
+        self
+    }
+
+    /// Serve gRPC over TLS (and, with a client CA in the config, require client certificates).
+    pub fn with_tls(mut self, tls: ServerTlsConfig) -> Self {
+        self.tls = Some(tls);
         self
     }
 
@@ -177,6 +185,10 @@ impl MusicService {
                 let _ = admin_stopped.await;
             }))
         });
+        let mut builder = tonic::transport::Server::builder();
+        if let Some(tls) = self.tls {
+            builder = builder.tls_config(tls)?;
+        }
         tracing::info!(protocol = "grpc", "listening on {addr}");
 
         let (signalled, signal) = oneshot::channel::<()>();
@@ -195,7 +207,7 @@ impl MusicService {
             }
             tokio::time::sleep(grace).await;
         };
-        let server = tonic::transport::Server::builder()
+        let server = builder
             .trace_fn(|request| {
                 let request_id = request
                     .headers()

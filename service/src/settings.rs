@@ -30,6 +30,18 @@ pub struct ServiceSettings {
     #[arg(long, env = "MUSIC_SERVICE_SHUTDOWN_GRACE_SECS", default_value_t = 10)]
     pub shutdown_grace_secs: u64,
 
+    /// PEM certificate chain: serve gRPC over TLS (with --tls-key); plaintext is then refused.
+    #[arg(long, env = "MUSIC_SERVICE_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// PEM private key of --tls-cert.
+    #[arg(long, env = "MUSIC_SERVICE_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// PEM CA certificate(s): require every client to present a certificate it signed (mTLS).
+    #[arg(long, env = "MUSIC_SERVICE_TLS_CLIENT_CA", requires = "tls_cert")]
+    pub tls_client_ca: Option<PathBuf>,
+
     #[command(flatten)]
     pub store: StoreSettings,
 
