@@ -44,12 +44,27 @@ pub fn http_status(code: Code) -> StatusCode {
 
 /// The HTTP status of a failed call. tonic reports its own client-side
 /// timeout as CANCELLED "Timeout expired": that is a spent deadline, 504.
+/// A connection the service refused or dropped (a TLS handshake it rejected,
+/// a reset) surfaces as CANCELLED or UNKNOWN with a transport error as its
+/// source: the service is unavailable to us, 503, not a client's 499.
 pub fn status_of(status: &Status) -> StatusCode {
     if is_client_timeout(status) {
         StatusCode::GATEWAY_TIMEOUT
+    } else if is_transport_failure(status) {
+        StatusCode::SERVICE_UNAVAILABLE
     } else {
         http_status(status.code())
     }
+}
+
+/// A status made by the client side from a broken connection rather than
+/// sent by the service (which always attaches ErrorInfo to its failures).
+fn is_transport_failure(status: &Status) -> bool {
+    matches!(
+        status.code(),
+        Code::Cancelled | Code::Unknown | Code::Unavailable
+    ) && std::error::Error::source(status).is_some()
+        && status.get_details_error_info().is_none()
 }
 
 fn is_client_timeout(status: &Status) -> bool {
@@ -95,7 +110,9 @@ pub fn failure(status: &Status, mode: ErrorMode) -> Failure {
     }
     let message = if is_client_timeout(status) {
         "The music service did not answer within the gateway's time budget.".to_owned()
-    } else if status.code() == Code::Unavailable && status.get_details_error_info().is_none() {
+    } else if is_transport_failure(status)
+        || (status.code() == Code::Unavailable && status.get_details_error_info().is_none())
+    {
         // A transport failure (tonic's own text, e.g. "tcp connect error").
         format!(
             "The music service is unavailable ({}); try again shortly.",
@@ -200,6 +217,29 @@ mod tests {
             (429, Some(Duration::from_secs(1)))
         );
         assert_eq!(failure(&throttled, ErrorMode::Seed).retry_after, None);
+    }
+
+    #[test]
+    fn broken_connections_are_503_not_a_clients_499() {
+        let mut cancelled = Status::cancelled("operation was canceled");
+        cancelled.set_source(std::sync::Arc::new(std::io::Error::other(
+            "connection closed",
+        )));
+        assert_eq!(status_of(&cancelled).as_u16(), 503);
+        let unknown = Status::from_error(Box::new(std::io::Error::other("broken pipe")));
+        assert_eq!(status_of(&unknown).as_u16(), 503);
+        let f = failure(&cancelled, ErrorMode::Seed);
+        assert_eq!(f.status.as_u16(), 503);
+        assert!(
+            f.message.starts_with("The music service is unavailable"),
+            "{}",
+            f.message
+        );
+        // Without a transport source, CANCELLED keeps grpc-gateway's 499.
+        assert_eq!(
+            status_of(&Status::cancelled("caller went away")).as_u16(),
+            499
+        );
     }
 
     #[test]

@@ -31,15 +31,40 @@ fn read(path: &Path) -> Result<Vec<u8>, TlsError> {
     })
 }
 
+/// Reads PEM certificates, refusing a file with none or with a broken one.
+fn read_certificates(path: &Path) -> Result<Vec<u8>, TlsError> {
+    let pem = read(path)?;
+    let certificates: Result<Vec<CertificateDer<'_>>, _> =
+        CertificateDer::pem_slice_iter(&pem).collect();
+    match certificates {
+        Ok(certificates) if !certificates.is_empty() => Ok(pem),
+        _ => Err(TlsError::Pem {
+            path: path.display().to_string(),
+            what: "certificate",
+        }),
+    }
+}
+
+/// Reads a PEM private key, refusing a file without a valid one.
+fn read_private_key(path: &Path) -> Result<Vec<u8>, TlsError> {
+    let pem = read(path)?;
+    PrivateKeyDer::from_pem_slice(&pem).map_err(|_| TlsError::Pem {
+        path: path.display().to_string(),
+        what: "private key",
+    })?;
+    Ok(pem)
+}
+
 /// An HTTPS acceptor from a PEM certificate chain and private key (ALPN h2 and HTTP/1.1).
 pub fn acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor, TlsError> {
     let pem_error = |path: &Path, what| TlsError::Pem {
         path: path.display().to_string(),
         what,
     };
-    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&read(cert)?)
-        .collect::<Result<_, _>>()
-        .map_err(|_| pem_error(cert, "certificate"))?;
+    let chain: Vec<CertificateDer<'static>> =
+        CertificateDer::pem_slice_iter(&read_certificates(cert)?)
+            .collect::<Result<_, _>>()
+            .map_err(|_| pem_error(cert, "certificate"))?;
     if chain.is_empty() {
         return Err(pem_error(cert, "certificate"));
     }
@@ -64,10 +89,13 @@ pub fn client_config(
 ) -> Result<ClientTlsConfig, TlsError> {
     let mut config = ClientTlsConfig::new();
     if let Some(ca) = ca {
-        config = config.ca_certificate(Certificate::from_pem(read(ca)?));
+        config = config.ca_certificate(Certificate::from_pem(read_certificates(ca)?));
     }
     if let Some((cert, key)) = identity {
-        config = config.identity(Identity::from_pem(read(cert)?, read(key)?));
+        config = config.identity(Identity::from_pem(
+            read_certificates(cert)?,
+            read_private_key(key)?,
+        ));
     }
     if let Some(domain) = domain {
         config = config.domain_name(domain);

@@ -18,6 +18,7 @@ pub mod settings;
 pub mod shutdown;
 pub mod store;
 pub mod telemetry;
+pub mod tls;
 
 pub use server::{MusicService, StartError};
 pub use settings::{Backend, RpcSettings, ServiceSettings, StaticCredentials, StoreSettings};

@@ -3,8 +3,8 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use music_service::{MusicService, ServiceSettings, shutdown::shutdown_signal, telemetry};
-use tonic::transport::{Certificate, Identity, ServerTlsConfig};
+use music_service::{MusicService, ServiceSettings, shutdown::shutdown_signal, telemetry, tls};
+use tonic::transport::ServerTlsConfig;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -20,6 +20,8 @@ async fn main() -> ExitCode {
 }
 
 async fn run(settings: ServiceSettings) -> Result<(), Box<dyn std::error::Error>> {
+    // Bad TLS files are refused before anything listens.
+    let tls = tls_config(&settings)?;
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", settings.listen))?;
@@ -27,7 +29,7 @@ async fn run(settings: ServiceSettings) -> Result<(), Box<dyn std::error::Error>
         .await
         .map_err(|e| format!("cannot listen on {} (admin): {e}", settings.admin_listen))?;
     let mut service = MusicService::build_with(&settings.store, &settings.rpc).await?;
-    if let Some(tls) = tls_config(&settings)? {
+    if let Some(tls) = tls {
         service = service.with_tls(tls);
     }
     service
@@ -41,15 +43,12 @@ async fn run(settings: ServiceSettings) -> Result<(), Box<dyn std::error::Error>
 fn tls_config(
     settings: &ServiceSettings,
 ) -> Result<Option<ServerTlsConfig>, Box<dyn std::error::Error>> {
-    let read = |path: &std::path::Path| {
-        std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
-    };
     let (Some(cert), Some(key)) = (&settings.tls_cert, &settings.tls_key) else {
         return Ok(None);
     };
-    let mut tls = ServerTlsConfig::new().identity(Identity::from_pem(read(cert)?, read(key)?));
-    if let Some(ca) = &settings.tls_client_ca {
-        tls = tls.client_ca_root(Certificate::from_pem(read(ca)?));
-    }
-    Ok(Some(tls))
+    Ok(Some(tls::server_config(
+        cert,
+        key,
+        settings.tls_client_ca.as_deref(),
+    )?))
 }
