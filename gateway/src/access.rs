@@ -175,13 +175,13 @@ pub async fn record(
     let method = request.method().clone();
     let protocol = format!("{:?}", request.version());
     let path = request.uri().path().to_owned();
-    let route = gateway
-        .routes
-        .resource_path(&path)
-        .unwrap_or(match path.as_str() {
-            "/healthz" | "/readyz" | "/metrics" => "admin",
-            _ => "unmatched",
-        });
+    let resource = gateway.routes.resource_path(&path);
+    // API Gateway's `$context.resourcePath`: the resource, without the stage.
+    let resource_path = resource.unwrap_or(path.as_str()).to_owned();
+    let route = resource.unwrap_or(match path.as_str() {
+        "/healthz" | "/readyz" | "/metrics" => "admin",
+        _ => "unmatched",
+    });
 
     gateway.in_flight.0.fetch_add(1, Ordering::Relaxed);
     let gauge = ::metrics::gauge!(metrics::HTTP_IN_FLIGHT);
@@ -219,7 +219,7 @@ pub async fn record(
             user = "-",
             requestTime = %request_time,
             httpMethod = %method,
-            resourcePath = %path,
+            resourcePath = %resource_path,
             status,
             protocol = %protocol,
             responseLength = response_length,

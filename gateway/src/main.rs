@@ -20,6 +20,8 @@ async fn main() -> ExitCode {
 }
 
 async fn start(settings: GatewaySettings) -> Result<(), music_gateway::run::RunError> {
+    // Before anything listens, so that an early SIGTERM stops the process cleanly.
+    let shutdown = music_gateway::shutdown::shutdown_signal();
     let http = TcpListener::bind(settings.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", settings.listen))?;
@@ -32,11 +34,5 @@ async fn start(settings: GatewaySettings) -> Result<(), music_gateway::run::RunE
     } else {
         None
     };
-    run(
-        settings,
-        http,
-        grpc,
-        music_gateway::shutdown::shutdown_signal(),
-    )
-    .await
+    run(settings, http, grpc, shutdown).await
 }

@@ -26,6 +26,8 @@ pub async fn run(
     grpc: Option<TcpListener>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), RunError> {
+    // Record from the start: the first scrape must see what came before it.
+    crate::metrics::prometheus();
     let (stop, stopped) = watch::channel(false);
     tokio::spawn(async move {
         shutdown.await;

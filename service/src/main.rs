@@ -20,6 +20,7 @@ async fn main() -> ExitCode {
 }
 
 async fn run(settings: ServiceSettings) -> Result<(), Box<dyn std::error::Error>> {
+    let shutdown = shutdown_signal();
     // Bad TLS files are refused before anything listens.
     let tls = tls_config(&settings)?;
     let listener = tokio::net::TcpListener::bind(settings.listen)
@@ -34,7 +35,8 @@ async fn run(settings: ServiceSettings) -> Result<(), Box<dyn std::error::Error>
     }
     service
         .with_admin(admin)
-        .serve(listener, shutdown_signal())
+        .with_shutdown_grace(settings.shutdown_grace())
+        .serve(listener, shutdown)
         .await?;
     Ok(())
 }

@@ -6,6 +6,8 @@ use std::{future::Future, net::SocketAddr, time::Duration};
 
 use aws_config::{BehaviorVersion, Region, retry::RetryConfig, timeout::TimeoutConfig};
 use aws_sdk_dynamodb::config::Credentials;
+use http_body::Frame;
+use http_body_util::{BodyExt, combinators::MapFrame};
 use music_api::pb::{
     item_service_server::ItemServiceServer, table_service_server::TableServiceServer,
 };
@@ -255,18 +257,38 @@ impl MusicService {
 }
 
 /// tonic answers an oversized message with OUT_OF_RANGE; gRPC's own
-/// implementations (and this service's contract) say RESOURCE_EXHAUSTED.
-fn oversized_is_resource_exhausted<B>(mut response: http::Response<B>) -> http::Response<B> {
-    let headers = response.headers_mut();
+/// implementations (and this service's contract) say RESOURCE_EXHAUSTED. The
+/// status travels in the trailers (or, for an early error, the headers).
+fn oversized_is_resource_exhausted<B>(
+    response: http::Response<B>,
+) -> http::Response<MapFrame<B, FrameFix>>
+where
+    B: http_body::Body<Data = hyper::body::Bytes>,
+{
+    let (mut parts, body) = response.into_parts();
+    fix_oversized_status(&mut parts.headers);
+    http::Response::from_parts(parts, body.map_frame(fix_oversized_trailers as FrameFix))
+}
+
+type FrameFix = fn(Frame<hyper::body::Bytes>) -> Frame<hyper::body::Bytes>;
+
+fn fix_oversized_trailers(mut frame: Frame<hyper::body::Bytes>) -> Frame<hyper::body::Bytes> {
+    if let Some(trailers) = frame.trailers_mut() {
+        fix_oversized_status(trailers);
+    }
+    frame
+}
+
+fn fix_oversized_status(headers: &mut http::HeaderMap) {
+    // `grpc-message` is percent-encoded on the wire: spaces are `%20`.
+    const OVERSIZED: &[u8] = b"Error,%20decoded%20message%20length%20too%20large";
     let oversized = headers.get("grpc-status").is_some_and(|s| s == "11")
-        && headers.get("grpc-message").is_some_and(|m| {
-            m.as_bytes()
-                .starts_with(b"Error, decoded message length too large")
-        });
+        && headers
+            .get("grpc-message")
+            .is_some_and(|m| m.as_bytes().starts_with(OVERSIZED));
     if oversized {
         headers.insert("grpc-status", http::HeaderValue::from_static("8"));
     }
-    response
 }
 
 /// Whether the store answers a cheap call within the probe interval (at most 2 s).

@@ -1,0 +1,23 @@
+//! Operations tests: the behaviour mesh operators rely on, shown with the
+//! built `music-service` and `music-gateway` binaries as real processes on
+//! real sockets (port 0 only), the real curl for HTTP, tonic clients for gRPC,
+//! and a fault proxy that makes the store slow or drop its connections.
+//!
+//! Deadlines, SIGTERM under load and the grace period, readiness as the
+//! store goes and comes back (fault proxy, and DynamoDB Local stopped and
+//! started when `MUSIC_TEST_DYNAMODB_LOCAL_DIR` names its jar folder), metrics
+//! that count what was sent, load shedding, message limits and compression,
+//! and telemetry (access log, trace propagation).
+//!
+//! The binaries must be built first: `cargo build --workspace`.
+
+mod deadlines;
+mod dynamodb_local;
+mod fault_proxy;
+mod limits;
+mod metrics;
+mod process;
+mod readiness;
+mod shutdown;
+mod support;
+mod telemetry;

@@ -1,0 +1,283 @@
+//! The programs under test as real processes: the built `music-service` and
+//! `music-gateway` binaries, started with a clean environment (dummy AWS
+//! credentials, no `MUSIC_*` or `AWS_*` settings leaking in from the shell),
+//! their stderr collected line by line (text or JSON), their `listening on`
+//! addresses read from the log, signalled with the real `kill`, and their exit
+//! awaited with a bound.
+
+use std::{
+    io::{BufRead, BufReader},
+    net::SocketAddr,
+    path::PathBuf,
+    process::{Child, Command, ExitStatus, Stdio},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use serde_json::Value;
+
+/// How long a program may take to log all its `listening on` lines.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A built binary of this workspace (`cargo build --workspace` makes them).
+fn binary(name: &str) -> PathBuf {
+    let mut dir = std::env::current_exe().expect("test binary path");
+    dir.pop(); // the test binary
+    if dir.ends_with("deps") {
+        dir.pop();
+    }
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "{} is not built; run `cargo build --workspace` first (or `cargo test --workspace`)",
+        path.display()
+    );
+    path
+}
+
+/// `(protocol, address)` of a `listening on ADDR protocol="…"` line, in the
+/// text or the JSON log format.
+fn listening(line: &str) -> Option<(String, SocketAddr)> {
+    if line.starts_with('{') {
+        let json: Value = serde_json::from_str(line).ok()?;
+        let addr = json["message"].as_str()?.strip_prefix("listening on ")?;
+        let protocol = json["protocol"].as_str()?;
+        return Some((protocol.to_owned(), addr.trim().parse().ok()?));
+    }
+    let rest = line.split("listening on ").nth(1)?;
+    let mut words = rest.split_whitespace();
+    let addr = words.next()?.parse().ok()?;
+    let protocol = words
+        .find_map(|w| w.strip_prefix("protocol="))?
+        .trim_matches('"');
+    Some((protocol.to_owned(), addr))
+}
+
+/// A running program; killed when dropped.
+pub(crate) struct Program {
+    name: &'static str,
+    child: Child,
+    log: Arc<Mutex<Vec<String>>>,
+    log_closed: Arc<AtomicBool>,
+    listening: Vec<(String, SocketAddr)>,
+}
+
+impl Program {
+    /// Starts `name` with `args` and waits until it has logged `expected`
+    /// `listening on` lines.
+    pub(crate) async fn start(name: &'static str, args: &[&str], expected: usize) -> Self {
+        let mut command = Command::new(binary(name));
+        for (key, _) in std::env::vars_os() {
+            let key_text = key.to_string_lossy();
+            if key_text.starts_with("MUSIC_") || key_text.starts_with("AWS_") {
+                command.env_remove(&key);
+            }
+        }
+        let mut child = command
+            .args(args)
+            .env("RUST_LOG", "info")
+            // With `--backend dynamodb` the programs use the AWS credential
+            // chain; these make it end at once, without network lookups.
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_CONFIG_FILE", "/dev/null")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{name} starts: {e}"));
+        let stderr = child.stderr.take().expect("stderr is piped");
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let log_closed = Arc::new(AtomicBool::new(false));
+        let (lines, closed) = (Arc::clone(&log), Arc::clone(&log_closed));
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                lines.lock().unwrap().push(line);
+            }
+            closed.store(true, Ordering::Release);
+        });
+        let mut program = Self {
+            name,
+            child,
+            log,
+            log_closed,
+            listening: Vec::new(),
+        };
+        let started = Instant::now();
+        loop {
+            program.listening = program
+                .log_lines()
+                .iter()
+                .filter_map(|line| listening(line))
+                .collect();
+            if program.listening.len() >= expected {
+                break;
+            }
+            if let Ok(Some(status)) = program.child.try_wait() {
+                program.settle_log().await;
+                panic!(
+                    "{name} exited ({status}) before listening:\n{}",
+                    program.log_text()
+                );
+            }
+            assert!(
+                started.elapsed() < START_TIMEOUT,
+                "{name} did not log {expected} `listening on` lines:\n{}",
+                program.log_text()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        program
+    }
+
+    /// music-service on `127.0.0.1:0` (gRPC and admin) with `args` added.
+    pub(crate) async fn service(args: &[&str]) -> Self {
+        let mut all = vec!["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"];
+        all.extend_from_slice(args);
+        Self::start("music-service", &all, 2).await
+    }
+
+    /// music-service over the DynamoDB endpoint `endpoint` (a fault proxy,
+    /// the test's embedded store, DynamoDB Local), with `args` added.
+    pub(crate) async fn service_on(endpoint: &str, args: &[&str]) -> Self {
+        let mut all = vec!["--backend", "dynamodb", "--dynamodb-endpoint", endpoint];
+        all.extend_from_slice(args);
+        Self::service(&all).await
+    }
+
+    /// music-gateway as a pure gateway in front of `service`, with `args` added.
+    pub(crate) async fn gateway(service: &Program, args: &[&str]) -> Self {
+        let upstream = format!("http://{}", service.addr("grpc"));
+        let mut all = vec!["--listen", "127.0.0.1:0", "--upstream", &upstream];
+        all.extend_from_slice(args);
+        Self::start("music-gateway", &all, 1).await
+    }
+
+    pub(crate) fn addr(&self, protocol: &str) -> SocketAddr {
+        self.listening
+            .iter()
+            .find(|(p, _)| p == protocol)
+            .map(|(_, a)| *a)
+            .unwrap_or_else(|| {
+                panic!(
+                    "{}: no {protocol} listener in {:?}",
+                    self.name, self.listening
+                )
+            })
+    }
+
+    /// `http://ADDR` of a listener.
+    pub(crate) fn url(&self, protocol: &str) -> String {
+        format!("http://{}", self.addr(protocol))
+    }
+
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub(crate) fn log_lines(&self) -> Vec<String> {
+        self.log.lock().unwrap().clone()
+    }
+
+    pub(crate) fn log_text(&self) -> String {
+        self.log_lines().join("\n")
+    }
+
+    /// The first log line that `wanted` accepts, waiting up to `within`.
+    pub(crate) async fn line(
+        &self,
+        within: Duration,
+        wanted: impl Fn(&str) -> bool,
+    ) -> Option<String> {
+        let until = Instant::now() + within;
+        loop {
+            if let Some(line) = self.log_lines().into_iter().find(|l| wanted(l)) {
+                return Some(line);
+            }
+            if Instant::now() >= until {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// The first JSON log line that `wanted` accepts, waiting up to `within`.
+    pub(crate) async fn json_line(
+        &self,
+        within: Duration,
+        wanted: impl Fn(&Value) -> bool,
+    ) -> Option<Value> {
+        let line = self
+            .line(within, |l| {
+                serde_json::from_str::<Value>(l).is_ok_and(|json| wanted(&json))
+            })
+            .await?;
+        serde_json::from_str(&line).ok()
+    }
+
+    /// Sends SIGTERM with the real `kill`, as an orchestrator does.
+    pub(crate) fn terminate(&self) {
+        let sent = Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(sent.success(), "kill -TERM {} failed", self.pid());
+    }
+
+    /// Whether the process is still running.
+    pub(crate) fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// The exit status, if the process exits within `within`; its log is
+    /// complete when this returns `Some`.
+    pub(crate) async fn wait_exit(&mut self, within: Duration) -> Option<ExitStatus> {
+        let until = Instant::now() + within;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                self.settle_log().await;
+                return Some(status);
+            }
+            if Instant::now() >= until {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Waits (briefly) until every line the exited process wrote has been read.
+    async fn settle_log(&self) {
+        let until = Instant::now() + Duration::from_secs(5);
+        while !self.log_closed.load(Ordering::Acquire) && Instant::now() < until {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
+impl Drop for Program {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn listening_lines_are_read_in_both_log_formats() {
+    let text = r#"2026-11-25T00:00:00Z  INFO music_service::server: listening on 127.0.0.1:4321 protocol="grpc""#;
+    let json = r#"{"timestamp":"2026-11-25T00:00:00Z","level":"INFO","message":"listening on 127.0.0.1:4322","protocol":"admin","target":"music_service::admin"}"#;
+    assert_eq!(
+        listening(text),
+        Some(("grpc".into(), "127.0.0.1:4321".parse().unwrap()))
+    );
+    assert_eq!(
+        listening(json),
+        Some(("admin".into(), "127.0.0.1:4322".parse().unwrap()))
+    );
+    assert_eq!(listening("store ready"), None);
+}
