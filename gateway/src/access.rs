@@ -60,10 +60,14 @@ fn random_hex(bytes: usize) -> String {
 
 impl TraceContext {
     pub fn from_headers(headers: &http::HeaderMap) -> Self {
-        let incoming = headers
-            .get(&TRACEPARENT)
-            .and_then(|v| v.to_str().ok())
-            .and_then(parse_traceparent);
+        Self::continuing(headers, None)
+    }
+
+    /// As [`TraceContext::from_headers`], but with the `traceparent` of the
+    /// gateway's own exported span when there is one (feature `otlp`), so
+    /// the service's spans hang under it.
+    pub fn continuing(headers: &http::HeaderMap, exported: Option<String>) -> Self {
+        let incoming = incoming_traceparent(headers).and_then(parse_traceparent);
         let (trace_id, flags) = match incoming {
             Some((trace_id, flags)) => (trace_id.to_owned(), flags.to_owned()),
             None => (random_hex(16), "00".to_owned()),
@@ -81,7 +85,8 @@ impl TraceContext {
                 format!("Root=1-{epoch:08x}-{}", random_hex(12))
             });
         Self {
-            traceparent: format!("00-{trace_id}-{}-{flags}", random_hex(8)),
+            traceparent: exported
+                .unwrap_or_else(|| format!("00-{trace_id}-{}-{flags}", random_hex(8))),
             amzn_trace_id,
         }
     }
@@ -90,6 +95,10 @@ impl TraceContext {
     pub fn trace_id(&self) -> &str {
         &self.traceparent[3..35]
     }
+}
+
+fn incoming_traceparent(headers: &http::HeaderMap) -> Option<&str> {
+    headers.get(&TRACEPARENT).and_then(|v| v.to_str().ok())
 }
 
 /// `(trace id, flags)` of a well-formed version-00 `traceparent`.
@@ -166,7 +175,19 @@ pub async fn record(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("-")
         .to_owned();
-    let trace = TraceContext::from_headers(request.headers());
+    let span = tracing::info_span!(
+        "request",
+        request_id = %request_id,
+        trace_id = tracing::field::Empty
+    );
+    let incoming =
+        incoming_traceparent(request.headers()).filter(|t| parse_traceparent(t).is_some());
+    music_runtime::telemetry::continue_trace(&span, incoming);
+    let trace = TraceContext::continuing(
+        request.headers(),
+        music_runtime::telemetry::traceparent_of(&span),
+    );
+    span.record("trace_id", trace.trace_id());
     request.extensions_mut().insert(trace.clone());
     let ip = request
         .extensions()
@@ -186,8 +207,6 @@ pub async fn record(
     gateway.in_flight.0.fetch_add(1, Ordering::Relaxed);
     let gauge = ::metrics::gauge!(metrics::HTTP_IN_FLIGHT);
     gauge.increment(1.0);
-    let span =
-        tracing::info_span!("request", request_id = %request_id, trace_id = %trace.trace_id());
     let mut response = next.run(request).instrument(span.clone()).await;
     gauge.decrement(1.0);
     gateway.in_flight.0.fetch_sub(1, Ordering::Relaxed);

@@ -16,8 +16,6 @@ pub mod pyjson;
 pub mod routes;
 pub mod run;
 pub mod settings;
-pub mod shutdown;
-pub mod telemetry;
 pub mod tls;
 
 pub mod upstream;

@@ -3,13 +3,14 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use music_gateway::{GatewaySettings, run::run, telemetry};
+use music_gateway::{GatewaySettings, run::run};
+use music_runtime::{shutdown::shutdown_signal, telemetry};
 use tokio::net::TcpListener;
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let settings = GatewaySettings::parse();
-    telemetry::init(&settings.log);
+    let _telemetry = telemetry::init(&settings.log, "music-gateway");
     match start(settings).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
@@ -21,7 +22,7 @@ async fn main() -> ExitCode {
 
 async fn start(settings: GatewaySettings) -> Result<(), music_gateway::run::RunError> {
     // Before anything listens, so that an early SIGTERM stops the process cleanly.
-    let shutdown = music_gateway::shutdown::shutdown_signal();
+    let shutdown = shutdown_signal();
     let http = TcpListener::bind(settings.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", settings.listen))?;

@@ -4,7 +4,9 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use clap::Parser;
 
-use crate::{errors::ErrorMode, telemetry::LogSettings};
+use music_runtime::telemetry::LogSettings;
+
+use crate::errors::ErrorMode;
 
 /// music-gateway: the tutorial's REST calls, served by music.v1 over gRPC.
 #[derive(Debug, Clone, Parser)]

@@ -130,6 +130,7 @@ async fn observe<T, Req>(
         .to_owned();
     let budget = metadata_text(metadata, "grpc-timeout").and_then(grpc_timeout);
     let span = tracing::info_span!("rpc", method = operation.as_str(), request_id = %request_id, trace_id = %trace);
+    music_runtime::telemetry::continue_trace(&span, metadata_text(metadata, TRACEPARENT_METADATA));
     let started = Instant::now();
 
     let outcome = match policy.permits.clone().try_acquire_owned() {

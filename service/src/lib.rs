@@ -15,9 +15,7 @@ pub mod grpc;
 pub mod metrics;
 pub mod server;
 pub mod settings;
-pub mod shutdown;
 pub mod store;
-pub mod telemetry;
 pub mod tls;
 
 pub use server::{MusicService, StartError};

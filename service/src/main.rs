@@ -3,13 +3,14 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use music_service::{MusicService, ServiceSettings, shutdown::shutdown_signal, telemetry, tls};
+use music_runtime::{shutdown::shutdown_signal, telemetry};
+use music_service::{MusicService, ServiceSettings, tls};
 use tonic::transport::ServerTlsConfig;
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let settings = ServiceSettings::parse();
-    telemetry::init(&settings.log);
+    let _telemetry = telemetry::init(&settings.log, "music-service");
     match run(settings).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

@@ -6,7 +6,7 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use clap::{Args, Parser, ValueEnum};
 
-use crate::telemetry::LogSettings;
+use music_runtime::telemetry::LogSettings;
 
 /// music-service: the music.v1 gRPC API over DynamoDB.
 #[derive(Debug, Clone, Parser)]

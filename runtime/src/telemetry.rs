@@ -1,0 +1,172 @@
+//! Logging and tracing: `tracing` to stderr, filtered by `RUST_LOG` (default
+//! `info`), human-readable or JSON; with the `otlp` feature and
+//! `OTEL_EXPORTER_OTLP_ENDPOINT` set, spans are also exported over OTLP/gRPC,
+//! and W3C trace context links them across the gateway and the service.
+
+use std::io::IsTerminal;
+
+use clap::{Args, ValueEnum};
+use tracing_subscriber::{
+    EnvFilter, Layer, Registry, layer::SubscriberExt, util::SubscriberInitExt,
+};
+
+/// `info`, but dynoxide's per-request warnings (it logs every 400 it answers,
+/// which for this service are ordinary answers such as "no such table") are off.
+pub const DEFAULT_FILTER: &str = "info,dynoxide=error";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct LogSettings {
+    /// Log line format on stderr. The level comes from RUST_LOG (default `info`).
+    #[arg(long, env = "MUSIC_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+/// Keeps the tracing pipeline alive; flushes exported spans when dropped.
+#[derive(Debug)]
+pub struct TelemetryGuard {
+    #[cfg(feature = "otlp")]
+    provider: Option<opentelemetry_sdk::trace::SdkTracerProvider>,
+}
+
+impl Drop for TelemetryGuard {
+    fn drop(&mut self) {
+        #[cfg(feature = "otlp")]
+        if let Some(provider) = self.provider.take()
+            && let Err(error) = provider.shutdown()
+        {
+            eprintln!("OTLP span export did not shut down cleanly: {error}");
+        }
+    }
+}
+
+/// Installs the global subscriber for the program `service_name`. Call once,
+/// from `main`, and keep the guard until the program ends.
+pub fn init(settings: &LogSettings, service_name: &'static str) -> TelemetryGuard {
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
+    let logs: Box<dyn Layer<Registry> + Send + Sync> = match settings.log_format {
+        LogFormat::Text => tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
+            .with_ansi(std::io::stderr().is_terminal())
+            .boxed(),
+        LogFormat::Json => tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
+            .json()
+            .flatten_event(true)
+            .boxed(),
+    };
+    #[cfg(feature = "otlp")]
+    let (spans, provider) = otlp::layer(service_name);
+    #[cfg(feature = "otlp")]
+    let layers: Vec<_> = std::iter::once(logs).chain(spans).collect();
+    #[cfg(not(feature = "otlp"))]
+    let (layers, _) = (vec![logs], service_name);
+    tracing_subscriber::registry().with(layers).with(filter).init();
+    TelemetryGuard {
+        #[cfg(feature = "otlp")]
+        provider,
+    }
+}
+
+/// Makes `span` continue the caller's trace (`traceparent`), so exported
+/// spans link up. Without the `otlp` feature there is nothing to link.
+pub fn continue_trace(span: &tracing::Span, traceparent: Option<&str>) {
+    #[cfg(feature = "otlp")]
+    otlp::set_parent(span, traceparent);
+    #[cfg(not(feature = "otlp"))]
+    let _ = (span, traceparent);
+}
+
+/// The `traceparent` that names `span` as the parent of a downstream call,
+/// when spans are exported (`None` otherwise: callers make their own).
+pub fn traceparent_of(span: &tracing::Span) -> Option<String> {
+    #[cfg(feature = "otlp")]
+    return otlp::traceparent(span);
+    #[cfg(not(feature = "otlp"))]
+    {
+        let _ = span;
+        None
+    }
+}
+
+#[cfg(feature = "otlp")]
+mod otlp {
+    use std::collections::HashMap;
+
+    use opentelemetry::{
+        KeyValue,
+        propagation::TextMapPropagator,
+        trace::{TraceContextExt, TracerProvider as _},
+    };
+    use opentelemetry_sdk::{
+        Resource, propagation::TraceContextPropagator, trace::SdkTracerProvider,
+    };
+    use tracing_opentelemetry::OpenTelemetrySpanExt;
+    use tracing_subscriber::{Layer, Registry};
+
+    type SpanLayer = Box<dyn Layer<Registry> + Send + Sync>;
+
+    /// The OTLP layer when `OTEL_EXPORTER_OTLP_ENDPOINT` (or the traces one)
+    /// is set; the exporter reads the standard OTEL_* variables itself.
+    pub(super) fn layer(
+        service_name: &'static str,
+    ) -> (Option<SpanLayer>, Option<SdkTracerProvider>) {
+        let configured = [
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+        ]
+        .iter()
+        .any(|var| std::env::var_os(var).is_some_and(|v| !v.is_empty()));
+        if !configured {
+            return (None, None);
+        }
+        let exporter = match opentelemetry_otlp::SpanExporter::builder()
+            .with_tonic()
+            .build()
+        {
+            Ok(exporter) => exporter,
+            Err(error) => {
+                eprintln!("OTLP span export is off: {error}");
+                return (None, None);
+            }
+        };
+        let provider = SdkTracerProvider::builder()
+            .with_batch_exporter(exporter)
+            .with_resource(
+                Resource::builder()
+                    .with_attribute(KeyValue::new("service.name", service_name))
+                    .build(),
+            )
+            .build();
+        let tracer = provider.tracer(service_name);
+        let layer = tracing_opentelemetry::layer().with_tracer(tracer).boxed();
+        (Some(layer), Some(provider))
+    }
+
+    pub(super) fn set_parent(span: &tracing::Span, traceparent: Option<&str>) {
+        let Some(traceparent) = traceparent else {
+            return;
+        };
+        let carrier = HashMap::from([("traceparent".to_owned(), traceparent.to_owned())]);
+        let context = TraceContextPropagator::new().extract(&carrier);
+        if context.span().span_context().is_valid() {
+            let _ = span.set_parent(context);
+        }
+    }
+
+    pub(super) fn traceparent(span: &tracing::Span) -> Option<String> {
+        let context = span.context();
+        if !context.span().span_context().is_valid() {
+            return None;
+        }
+        let mut carrier = HashMap::new();
+        TraceContextPropagator::new().inject_context(&context, &mut carrier);
+        carrier.remove("traceparent")
+    }
+}
