@@ -25,6 +25,11 @@ pub struct LogSettings {
     /// Log line format on stderr. The level comes from RUST_LOG (default `info`).
     #[arg(long, env = "MUSIC_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+    /// OTLP/gRPC collector to export spans to (e.g. `http://localhost:4317`);
+    /// unset, spans are not exported (unless OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is set).
+    #[cfg(feature = "otlp")]
+    #[arg(long, env = "OTEL_EXPORTER_OTLP_ENDPOINT")]
+    pub otlp_endpoint: Option<String>,
 }
 
 /// Keeps the tracing pipeline alive; flushes exported spans when dropped.
@@ -62,12 +67,15 @@ pub fn init(settings: &LogSettings, service_name: &'static str) -> TelemetryGuar
             .boxed(),
     };
     #[cfg(feature = "otlp")]
-    let (spans, provider) = otlp::layer(service_name);
+    let (spans, provider) = otlp::layer(settings.otlp_endpoint.as_deref(), service_name);
     #[cfg(feature = "otlp")]
     let layers: Vec<_> = std::iter::once(logs).chain(spans).collect();
     #[cfg(not(feature = "otlp"))]
     let (layers, _) = (vec![logs], service_name);
-    tracing_subscriber::registry().with(layers).with(filter).init();
+    tracing_subscriber::registry()
+        .with(layers)
+        .with(filter)
+        .init();
     TelemetryGuard {
         #[cfg(feature = "otlp")]
         provider,
@@ -97,39 +105,46 @@ pub fn traceparent_of(span: &tracing::Span) -> Option<String> {
 
 #[cfg(feature = "otlp")]
 mod otlp {
-    use std::collections::HashMap;
+    use std::{collections::HashMap, time::Duration};
 
     use opentelemetry::{
         KeyValue,
         propagation::TextMapPropagator,
         trace::{TraceContextExt, TracerProvider as _},
     };
+    use opentelemetry_otlp::{ExporterBuildError, WithExportConfig};
     use opentelemetry_sdk::{
-        Resource, propagation::TraceContextPropagator, trace::SdkTracerProvider,
+        Resource,
+        error::OTelSdkResult,
+        propagation::TraceContextPropagator,
+        trace::{SdkTracerProvider, SpanData, SpanExporter},
     };
     use tracing_opentelemetry::OpenTelemetrySpanExt;
     use tracing_subscriber::{Layer, Registry};
 
     type SpanLayer = Box<dyn Layer<Registry> + Send + Sync>;
 
-    /// The OTLP layer when `OTEL_EXPORTER_OTLP_ENDPOINT` (or the traces one)
-    /// is set; the exporter reads the standard OTEL_* variables itself.
+    /// The OTLP layer when an endpoint is configured: `endpoint` (the
+    /// `--otlp-endpoint` flag or OTEL_EXPORTER_OTLP_ENDPOINT), or
+    /// OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, which the exporter reads itself
+    /// (with the other standard OTEL_* variables) and which takes precedence.
     pub(super) fn layer(
+        endpoint: Option<&str>,
         service_name: &'static str,
     ) -> (Option<SpanLayer>, Option<SdkTracerProvider>) {
-        let configured = [
-            "OTEL_EXPORTER_OTLP_ENDPOINT",
-            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
-        ]
-        .iter()
-        .any(|var| std::env::var_os(var).is_some_and(|v| !v.is_empty()));
-        if !configured {
+        let traces_endpoint =
+            std::env::var_os("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT").is_some_and(|v| !v.is_empty());
+        let endpoint = endpoint.filter(|e| !e.is_empty() && !traces_endpoint);
+        if endpoint.is_none() && !traces_endpoint {
             return (None, None);
         }
-        let exporter = match opentelemetry_otlp::SpanExporter::builder()
-            .with_tonic()
-            .build()
-        {
+        let exporter = match OwnRuntime::new(|| {
+            let builder = opentelemetry_otlp::SpanExporter::builder().with_tonic();
+            match endpoint {
+                Some(endpoint) => builder.with_endpoint(endpoint).build(),
+                None => builder.build(),
+            }
+        }) {
             Ok(exporter) => exporter,
             Err(error) => {
                 eprintln!("OTLP span export is off: {error}");
@@ -147,6 +162,71 @@ mod otlp {
         let tracer = provider.tracer(service_name);
         let layer = tracing_opentelemetry::layer().with_tracer(tracer).boxed();
         (Some(layer), Some(provider))
+    }
+
+    /// The OTLP exporter, on a Tokio runtime of its own.
+    ///
+    /// The SDK's `BatchSpanProcessor` exports from a plain OS thread of its
+    /// own, through `futures_executor::block_on`, but the tonic exporter needs
+    /// Tokio: building it spawns its channel's tasks on the current runtime,
+    /// and exports only progress while that runtime runs them. On the
+    /// program's runtime that meant a panic ("there is no reactor running")
+    /// when `init` ran outside one, and lost spans when it could not run them:
+    /// a current-thread runtime blocked in `TelemetryGuard::drop` waiting for
+    /// the final flush (which then timed out), or a runtime already gone. So
+    /// the exporter is built inside, and owns, a current-thread runtime that
+    /// the processor's thread drives itself (`block_on`) for each call; it is
+    /// dropped on that thread too, outside any async context.
+    #[derive(Debug)]
+    struct OwnRuntime {
+        runtime: tokio::runtime::Runtime,
+        inner: opentelemetry_otlp::SpanExporter,
+    }
+
+    impl OwnRuntime {
+        fn new(
+            build: impl FnOnce() -> Result<opentelemetry_otlp::SpanExporter, ExporterBuildError>,
+        ) -> Result<Self, String> {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|error| error.to_string())?;
+            let built = {
+                let _context = runtime.enter();
+                build()
+            };
+            match built {
+                Ok(inner) => Ok(Self { runtime, inner }),
+                Err(error) => {
+                    // `init` may run in an async context, where dropping a
+                    // runtime (which blocks) panics.
+                    runtime.shutdown_background();
+                    Err(error.to_string())
+                }
+            }
+        }
+    }
+
+    /// Only for the batch processor's thread, which is outside any runtime:
+    /// `block_on` panics on a thread that is already running one.
+    impl SpanExporter for OwnRuntime {
+        fn export(&self, batch: Vec<SpanData>) -> impl Future<Output = OTelSdkResult> + Send {
+            std::future::ready(self.runtime.block_on(self.inner.export(batch)))
+        }
+
+        fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+            let _context = self.runtime.enter();
+            self.inner.shutdown_with_timeout(timeout)
+        }
+
+        fn force_flush(&self) -> OTelSdkResult {
+            let _context = self.runtime.enter();
+            self.inner.force_flush()
+        }
+
+        fn set_resource(&mut self, resource: &Resource) {
+            self.inner.set_resource(resource);
+        }
     }
 
     pub(super) fn set_parent(span: &tracing::Span, traceparent: Option<&str>) {
