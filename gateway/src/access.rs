@@ -35,6 +35,30 @@ impl InFlight {
     pub fn get(&self) -> usize {
         self.0.load(Ordering::Relaxed)
     }
+
+    /// Counts a request (here and in the gauge) until the guard drops, which
+    /// happens also when the client goes away and the request is abandoned.
+    fn enter(&self) -> InFlightGuard {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        let gauge = ::metrics::gauge!(metrics::HTTP_IN_FLIGHT);
+        gauge.increment(1.0);
+        InFlightGuard {
+            count: Arc::clone(&self.0),
+            gauge,
+        }
+    }
+}
+
+struct InFlightGuard {
+    count: Arc<AtomicUsize>,
+    gauge: ::metrics::Gauge,
+}
+
+impl Drop for InFlightGuard {
+    fn drop(&mut self) {
+        self.count.fetch_sub(1, Ordering::Relaxed);
+        self.gauge.decrement(1.0);
+    }
 }
 
 /// The trace context a request carries on to the service.
@@ -204,12 +228,9 @@ pub async fn record(
         _ => "unmatched",
     });
 
-    gateway.in_flight.0.fetch_add(1, Ordering::Relaxed);
-    let gauge = ::metrics::gauge!(metrics::HTTP_IN_FLIGHT);
-    gauge.increment(1.0);
+    let in_flight = gateway.in_flight.enter();
     let mut response = next.run(request).instrument(span.clone()).await;
-    gauge.decrement(1.0);
-    gateway.in_flight.0.fetch_sub(1, Ordering::Relaxed);
+    drop(in_flight);
 
     // API Gateway's name for the request id, and the trace id it echoes.
     if let Some(id) = id_header {

@@ -138,10 +138,9 @@ async fn observe<T, Req>(
             max_in_flight: policy.max_in_flight,
         }),
         Ok(_permit) => {
-            let in_flight = metrics::gauge!(crate::metrics::GRPC_IN_FLIGHT);
-            in_flight.increment(1.0);
+            let _in_flight = InFlightGauge::enter();
             let work = handler(request.into_inner()).instrument(span.clone());
-            let result = match budget {
+            match budget {
                 None => work.await,
                 Some(budget) => {
                     match tokio::time::timeout(budget - answer_margin(budget), work).await {
@@ -149,27 +148,48 @@ async fn observe<T, Req>(
                         Err(_) => Err(ServiceError::DeadlineExceeded { budget }),
                     }
                 }
-            };
-            in_flight.decrement(1.0);
-            result
+            }
         }
     };
 
     let elapsed = started.elapsed();
-    let code = match &outcome {
-        Ok(_) => tonic::Code::Ok,
-        Err(error) => code_of(error),
+    let elapsed_ms = elapsed.as_secs_f64() * 1000.0;
+    let (code, outcome) = match outcome {
+        Ok(reply) => {
+            span.in_scope(|| tracing::info!(code = "OK", elapsed_ms, "rpc finished"));
+            (tonic::Code::Ok, Ok(Response::new(reply)))
+        }
+        Err(error) => {
+            let cause = error.to_string();
+            let status = Status::from(error);
+            let code = status.code();
+            span.in_scope(|| tracing::info!(code = code_name(code), elapsed_ms, error = %cause, "rpc finished"));
+            (code, Err(status))
+        }
     };
     let labels = [("method", operation.as_str()), ("code", code_name(code))];
     metrics::counter!(crate::metrics::GRPC_REQUESTS, &labels).increment(1);
     metrics::histogram!(crate::metrics::GRPC_DURATION, "method" => operation.as_str())
         .record(elapsed.as_secs_f64());
-    let elapsed_ms = elapsed.as_secs_f64() * 1000.0;
-    span.in_scope(|| match &outcome {
-        Ok(_) => tracing::info!(code = code_name(code), elapsed_ms, "rpc finished"),
-        Err(error) => tracing::info!(code = code_name(code), elapsed_ms, %error, "rpc finished"),
-    });
-    outcome.map(Response::new).map_err(Status::from)
+    outcome
+}
+
+/// Counts an RPC in the in-flight gauge for as long as it lives, including
+/// when the caller goes away and the handler is dropped mid-way.
+struct InFlightGauge(metrics::Gauge);
+
+impl InFlightGauge {
+    fn enter() -> Self {
+        let gauge = metrics::gauge!(crate::metrics::GRPC_IN_FLIGHT);
+        gauge.increment(1.0);
+        Self(gauge)
+    }
+}
+
+impl Drop for InFlightGauge {
+    fn drop(&mut self) {
+        self.0.decrement(1.0);
+    }
 }
 
 /// The canonical upper-case name of a code, as gRPC tools print it.
@@ -193,16 +213,6 @@ pub fn code_name(code: tonic::Code) -> &'static str {
         Unavailable => "UNAVAILABLE",
         DataLoss => "DATA_LOSS",
         Unauthenticated => "UNAUTHENTICATED",
-    }
-}
-
-fn code_of(error: &ServiceError) -> tonic::Code {
-    match error {
-        ServiceError::Invalid { .. } => tonic::Code::InvalidArgument,
-        ServiceError::ItemNotFound => tonic::Code::NotFound,
-        ServiceError::Overloaded { .. } => tonic::Code::ResourceExhausted,
-        ServiceError::DeadlineExceeded { .. } => tonic::Code::DeadlineExceeded,
-        ServiceError::Store(e) => crate::error::code_for(e.kind, e.operation),
     }
 }
 
