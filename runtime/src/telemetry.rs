@@ -14,6 +14,10 @@ use tracing_subscriber::{
 /// which for this service are ordinary answers such as "no such table") are off.
 pub const DEFAULT_FILTER: &str = "info,dynoxide=error";
 
+/// Log targets capped below `trace` because their trace events carry
+/// credentials (signed canonical requests, `x-amz-security-token`).
+const SECRET_BEARING_TARGETS: [&str; 2] = ["aws_sigv4=debug", "aws_smithy_runtime=debug"];
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
     Text,
@@ -55,6 +59,13 @@ impl Drop for TelemetryGuard {
 pub fn init(settings: &LogSettings, service_name: &'static str) -> TelemetryGuard {
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
+    // At trace level the AWS SDK logs whole signed requests, session token
+    // included; credentials never belong in logs, whatever RUST_LOG says.
+    let filter = SECRET_BEARING_TARGETS
+        .iter()
+        .fold(filter, |filter, directive| {
+            filter.add_directive(directive.parse().expect("a valid directive"))
+        });
     let logs: Box<dyn Layer<Registry> + Send + Sync> = match settings.log_format {
         LogFormat::Text => tracing_subscriber::fmt::layer()
             .with_writer(std::io::stderr)

@@ -141,23 +141,25 @@ impl StoreError {
                 } else {
                     (FailureKind::Unavailable, "ConnectionError")
                 };
-                let detail = error_chain(&error);
+                // The cause (addresses, OS errors) is for the operator's log;
+                // callers learn what failed, not the service's network layout.
+                tracing::warn!(%operation, error = %error_chain(&error), "DynamoDB could not be reached");
                 Self::new(
                     operation,
                     kind,
                     code,
-                    format!("cannot reach DynamoDB: {detail}"),
+                    "DynamoDB could not be reached; try again shortly",
                 )
             }
-            SdkError::ResponseError(_) => Self::new(
-                operation,
-                FailureKind::Unavailable,
-                "ResponseError",
-                format!(
-                    "DynamoDB sent an unreadable response: {}",
-                    error_chain(&error)
-                ),
-            ),
+            SdkError::ResponseError(_) => {
+                tracing::warn!(%operation, error = %error_chain(&error), "DynamoDB sent an unreadable response");
+                Self::new(
+                    operation,
+                    FailureKind::Unavailable,
+                    "ResponseError",
+                    "DynamoDB sent an unreadable response; try again shortly",
+                )
+            }
             // ConstructionFailure, and variants the SDK may add (the enum is non-exhaustive).
             _ => Self::new(
                 operation,
@@ -609,6 +611,79 @@ mod tests {
         ];
         for (code, kind) in cases {
             assert_eq!(classify_code(code), kind, "{code}");
+        }
+    }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::super::{FailureKind, classify_code};
+
+        /// Every code DynamoDB documents that the store reads, with its kind.
+        const KNOWN: [(&str, FailureKind); 23] = [
+            ("ResourceNotFoundException", FailureKind::ResourceNotFound),
+            ("TableNotFoundException", FailureKind::ResourceNotFound),
+            ("ResourceInUseException", FailureKind::ResourceInUse),
+            ("TableAlreadyExistsException", FailureKind::ResourceInUse),
+            ("TableInUseException", FailureKind::ResourceInUse),
+            ("ValidationException", FailureKind::Validation),
+            ("SerializationException", FailureKind::Validation),
+            (
+                "ConditionalCheckFailedException",
+                FailureKind::ConditionFailed,
+            ),
+            (
+                "ProvisionedThroughputExceededException",
+                FailureKind::Throttled,
+            ),
+            ("RequestLimitExceeded", FailureKind::Throttled),
+            ("ThrottlingException", FailureKind::Throttled),
+            ("LimitExceededException", FailureKind::Throttled),
+            ("TransactionConflictException", FailureKind::Throttled),
+            ("InternalServerError", FailureKind::Unavailable),
+            ("InternalFailure", FailureKind::Unavailable),
+            ("ServiceUnavailable", FailureKind::Unavailable),
+            (
+                "UnrecognizedClientException",
+                FailureKind::CredentialsRejected,
+            ),
+            (
+                "InvalidSignatureException",
+                FailureKind::CredentialsRejected,
+            ),
+            (
+                "MissingAuthenticationTokenException",
+                FailureKind::CredentialsRejected,
+            ),
+            (
+                "IncompleteSignatureException",
+                FailureKind::CredentialsRejected,
+            ),
+            ("ExpiredTokenException", FailureKind::CredentialsRejected),
+            ("InvalidClientTokenId", FailureKind::CredentialsRejected),
+            ("AccessDeniedException", FailureKind::CredentialsRejected),
+        ];
+
+        proptest! {
+            /// Any code, known or not, is classified (never a panic); only
+            /// the exact documented spellings get a kind other than Other.
+            #[test]
+            fn classify_code_is_total_and_exact(
+                code in prop_oneof![
+                    prop::sample::select(KNOWN.map(|(code, _)| code.to_owned()).to_vec()),
+                    prop::sample::select(KNOWN.map(|(code, _)| code.to_owned()).to_vec())
+                        .prop_map(|code| code.to_lowercase()),
+                    prop::sample::select(KNOWN.map(|(code, _)| code.to_owned()).to_vec())
+                        .prop_map(|code| format!(" {code}")),
+                    any::<String>(),
+                ],
+            ) {
+                let expected = KNOWN
+                    .iter()
+                    .find(|(known, _)| *known == code)
+                    .map_or(FailureKind::Other, |(_, kind)| *kind);
+                prop_assert_eq!(classify_code(&code), expected, "{:?}", code);
+            }
         }
     }
 }

@@ -1,0 +1,453 @@
+//! `FaultProxy`: an HTTP proxy on 127.0.0.1:0 between music-service and a
+//! real DynamoDB-compatible store, that breaks the store on purpose while a
+//! test runs.
+//!
+//! A copy of tests/ops/fault_proxy.rs (owned by the operations suite), grown
+//! the knobs the fault tests need. Every request it lets through is forwarded
+//! unchanged (method, path, headers with `Host`, body), so the SigV4 signature
+//! still matches and the store's answer comes back as the store sent it.
+//! Knobs, set at run time:
+//!
+//! - **latency**: each request waits this long before it is forwarded, as a
+//!   slow or distant DynamoDB would make it;
+//! - **refusing**: every open connection is closed at once (requests on them
+//!   included), and new ones are accepted and closed straight away;
+//! - **a [`Fault`]** for some requests (one operation, by its `X-Amz-Target`,
+//!   or all; the next N or until cleared): either a canned DynamoDB error reply
+//!   (HTTP 400, `__type` and `message` in the body, `x-amzn-ErrorType`), as
+//!   DynamoDB answers when it throttles or refuses credentials, without the
+//!   store seeing the request; or the request is forwarded, the store does the
+//!   work, and the connection is closed instead of answering: the answer is
+//!   lost on the way back.
+//!
+//! Every request is recorded with its operation, arrival time and fate, so a
+//! test can count the attempts one call made and the pauses between them.
+
+use std::{
+    net::SocketAddr,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use http::{HeaderMap, HeaderValue, Request, Response, StatusCode, header};
+use http_body_util::{BodyExt, Full};
+use hyper::{
+    body::{Bytes, Incoming},
+    server::conn::http1,
+    service::service_fn,
+};
+use hyper_util::{
+    client::legacy::{Client, connect::HttpConnector},
+    rt::{TokioExecutor, TokioIo},
+};
+use tokio::{
+    net::TcpListener,
+    sync::{Notify, watch},
+    task::JoinHandle,
+};
+
+/// What the proxy does with the requests a [`Fault`] applies to.
+#[derive(Debug, Clone)]
+pub(crate) enum FaultReply {
+    /// Answer at once, as DynamoDB does when it refuses a call; the store
+    /// never sees the request.
+    Error {
+        status: StatusCode,
+        /// DynamoDB's error code, e.g. `ProvisionedThroughputExceededException`.
+        error_type: String,
+        message: String,
+    },
+    /// Forward the request (the store does the work), then close the
+    /// connection instead of passing the answer back.
+    DropAnswer,
+}
+
+/// A fault for some requests.
+#[derive(Debug, Clone)]
+pub(crate) struct Fault {
+    /// Only requests for this operation (`PutItem`, from `X-Amz-Target:
+    /// DynamoDB_20120810.PutItem`); `None`: every request.
+    operation: Option<String>,
+    /// How many more requests it applies to; `None`: until cleared.
+    remaining: Option<usize>,
+    reply: FaultReply,
+}
+
+impl Fault {
+    /// A canned DynamoDB error reply (HTTP 400), for every request until cleared.
+    pub(crate) fn error(error_type: &str, message: &str) -> Self {
+        Self {
+            operation: None,
+            remaining: None,
+            reply: FaultReply::Error {
+                status: StatusCode::BAD_REQUEST,
+                error_type: error_type.to_owned(),
+                message: message.to_owned(),
+            },
+        }
+    }
+
+    /// DynamoDB throttling a table: `ProvisionedThroughputExceededException`.
+    pub(crate) fn throttling() -> Self {
+        Self::error(
+            "ProvisionedThroughputExceededException",
+            "The level of configured provisioned throughput for the table was exceeded. \
+             Consider increasing your provisioning level with the UpdateTable API.",
+        )
+    }
+
+    /// Answers lost after the store did the work, for every request until cleared.
+    pub(crate) fn drop_answer() -> Self {
+        Self {
+            operation: None,
+            remaining: None,
+            reply: FaultReply::DropAnswer,
+        }
+    }
+
+    /// Only for requests of `operation` (as DynamoDB names it, e.g. `PutItem`).
+    pub(crate) fn on(mut self, operation: &str) -> Self {
+        self.operation = Some(operation.to_owned());
+        self
+    }
+
+    /// Only for the next `count` requests it matches.
+    pub(crate) fn times(mut self, count: usize) -> Self {
+        self.remaining = Some(count);
+        self
+    }
+}
+
+/// What became of one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Fate {
+    /// Forwarded, and the store's answer passed back.
+    Forwarded,
+    /// Answered with a canned error; the store never saw it.
+    Canned,
+    /// Forwarded, and the answer dropped with the connection.
+    AnswerDropped,
+    /// Forwarding failed (the store unreachable); answered 502.
+    Failed,
+}
+
+/// One request the proxy received.
+#[derive(Debug, Clone)]
+pub(crate) struct Seen {
+    /// DynamoDB's operation name from `X-Amz-Target`, or "" without one.
+    pub(crate) operation: String,
+    pub(crate) arrived: Instant,
+    pub(crate) fate: Fate,
+}
+
+#[derive(Debug)]
+struct Knobs {
+    /// The store's base URL, without a trailing slash.
+    upstream: String,
+    client: Client<HttpConnector, Full<Bytes>>,
+    latency_ms: AtomicU64,
+    refusing: AtomicBool,
+    fault: Mutex<Option<Fault>>,
+    /// Bumped to close every open connection.
+    cut: watch::Sender<u64>,
+    seen: Mutex<Vec<Seen>>,
+}
+
+impl Knobs {
+    /// The fault for a request of `operation`, counted against its budget.
+    fn fault_for(&self, operation: &str) -> Option<FaultReply> {
+        let mut slot = self.fault.lock().unwrap();
+        let fault = slot.as_mut()?;
+        if fault
+            .operation
+            .as_deref()
+            .is_some_and(|wanted| wanted != operation)
+        {
+            return None;
+        }
+        let reply = fault.reply.clone();
+        if let Some(remaining) = &mut fault.remaining {
+            *remaining -= 1;
+            if *remaining == 0 {
+                *slot = None;
+            }
+        }
+        Some(reply)
+    }
+
+    fn record(&self, operation: &str, arrived: Instant, fate: Fate) {
+        self.seen.lock().unwrap().push(Seen {
+            operation: operation.to_owned(),
+            arrived,
+            fate,
+        });
+    }
+}
+
+/// A running proxy; stops serving when dropped.
+#[derive(Debug)]
+pub(crate) struct FaultProxy {
+    addr: SocketAddr,
+    knobs: Arc<Knobs>,
+    task: JoinHandle<()>,
+}
+
+impl FaultProxy {
+    /// Serves on 127.0.0.1:0, forwarding to `upstream` (e.g. `http://127.0.0.1:8000`).
+    pub(crate) async fn start(upstream: &str) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind the fault proxy");
+        let addr = listener.local_addr().expect("fault proxy address");
+        let knobs = Arc::new(Knobs {
+            upstream: upstream.trim_end_matches('/').to_owned(),
+            client: Client::builder(TokioExecutor::new()).build_http(),
+            latency_ms: AtomicU64::new(0),
+            refusing: AtomicBool::new(false),
+            fault: Mutex::new(None),
+            cut: watch::channel(0).0,
+            seen: Mutex::new(Vec::new()),
+        });
+        let task = tokio::spawn(accept(listener, Arc::clone(&knobs)));
+        Self { addr, knobs, task }
+    }
+
+    /// The endpoint URL to give the service.
+    pub(crate) fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Every request from now on waits `latency` before it is forwarded.
+    pub(crate) fn set_latency(&self, latency: Duration) {
+        let ms = u64::try_from(latency.as_millis()).unwrap_or(u64::MAX);
+        self.knobs.latency_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// On: close every open connection and every new one. Off: serve again.
+    pub(crate) fn set_refusing(&self, refusing: bool) {
+        self.knobs.refusing.store(refusing, Ordering::Relaxed);
+        if refusing {
+            self.knobs.cut.send_modify(|generation| *generation += 1);
+        }
+    }
+
+    /// From now on, the requests `fault` matches get its reply (it replaces
+    /// any fault set before).
+    pub(crate) fn set_fault(&self, fault: Fault) {
+        *self.knobs.fault.lock().unwrap() = Some(fault);
+    }
+
+    /// Every request is forwarded again.
+    pub(crate) fn clear_fault(&self) {
+        *self.knobs.fault.lock().unwrap() = None;
+    }
+
+    /// Every request received so far, in order of arrival.
+    pub(crate) fn seen(&self) -> Vec<Seen> {
+        self.knobs.seen.lock().unwrap().clone()
+    }
+
+    /// Requests of `operation` received so far that met `fate`.
+    pub(crate) fn count(&self, operation: &str, fate: Fate) -> usize {
+        self.seen()
+            .iter()
+            .filter(|s| s.operation == operation && s.fate == fate)
+            .count()
+    }
+}
+
+impl Drop for FaultProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+        self.knobs.cut.send_modify(|generation| *generation += 1);
+    }
+}
+
+async fn accept(listener: TcpListener, knobs: Arc<Knobs>) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        if knobs.refusing.load(Ordering::Relaxed) {
+            drop(stream);
+            continue;
+        }
+        let mut cut = knobs.cut.subscribe();
+        // Set by a request whose answer must be lost: the connection is then
+        // dropped with that request still unanswered.
+        let lose_answer = Arc::new(Notify::new());
+        let for_requests = Arc::clone(&knobs);
+        let for_service = Arc::clone(&lose_answer);
+        let service = service_fn(move |request| {
+            let knobs = Arc::clone(&for_requests);
+            let lose_answer = Arc::clone(&for_service);
+            async move { Ok::<_, std::convert::Infallible>(handle(&knobs, &lose_answer, request).await) }
+        });
+        tokio::spawn(async move {
+            let connection = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+            // Dropping the connection closes its socket, mid-request or not.
+            tokio::select! {
+                _ = connection => {}
+                _ = cut.changed() => {}
+                () = lose_answer.notified() => {}
+            }
+        });
+    }
+}
+
+/// DynamoDB's operation name from `X-Amz-Target: DynamoDB_20120810.PutItem`.
+fn operation_of(headers: &HeaderMap) -> String {
+    headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|target| target.rsplit_once('.'))
+        .map(|(_, operation)| operation.to_owned())
+        .unwrap_or_default()
+}
+
+async fn handle(
+    knobs: &Knobs,
+    lose_answer: &Notify,
+    request: Request<Incoming>,
+) -> Response<Full<Bytes>> {
+    let arrived = Instant::now();
+    let operation = operation_of(request.headers());
+    let fault = knobs.fault_for(&operation);
+    if let Some(FaultReply::Error {
+        status,
+        error_type,
+        message,
+    }) = &fault
+    {
+        // Read the request as a server would before answering.
+        let _ = request.into_body().collect().await;
+        knobs.record(&operation, arrived, Fate::Canned);
+        return canned_error(*status, error_type, message);
+    }
+    match try_forward(knobs, request).await {
+        Ok(response) if matches!(fault, Some(FaultReply::DropAnswer)) => {
+            drop(response);
+            knobs.record(&operation, arrived, Fate::AnswerDropped);
+            lose_answer.notify_one();
+            std::future::pending().await
+        }
+        Ok(response) => {
+            knobs.record(&operation, arrived, Fate::Forwarded);
+            response
+        }
+        Err(message) => {
+            knobs.record(&operation, arrived, Fate::Failed);
+            let mut response =
+                Response::new(Full::new(Bytes::from(format!("fault proxy: {message}"))));
+            *response.status_mut() = StatusCode::BAD_GATEWAY;
+            response
+        }
+    }
+}
+
+/// An error reply in DynamoDB's wire format (awsJson 1.0).
+fn canned_error(status: StatusCode, error_type: &str, message: &str) -> Response<Full<Bytes>> {
+    let body = serde_json::json!({
+        "__type": format!("com.amazonaws.dynamodb.v20120810#{error_type}"),
+        "message": message,
+    })
+    .to_string();
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/x-amz-json-1.0"),
+    );
+    headers.insert(
+        "x-amzn-errortype",
+        HeaderValue::from_str(error_type).expect("an error code is a valid header value"),
+    );
+    headers.insert(
+        "x-amzn-requestid",
+        HeaderValue::from_static("FAULTPROXYCANNEDREPLY0000000000000000000000000000000"),
+    );
+    response
+}
+
+async fn try_forward(
+    knobs: &Knobs,
+    request: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, String> {
+    let (mut parts, body) = request.into_parts();
+    let body = body
+        .collect()
+        .await
+        .map_err(|e| format!("reading the request: {e}"))?
+        .to_bytes();
+    let latency = knobs.latency_ms.load(Ordering::Relaxed);
+    if latency > 0 {
+        tokio::time::sleep(Duration::from_millis(latency)).await;
+    }
+    // Everything as the client sent it, Host included: it is part of what
+    // SigV4 signed. Only the address the bytes go to changes.
+    let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    parts.uri = format!("{}{path}", knobs.upstream)
+        .parse()
+        .map_err(|e| format!("upstream URI: {e}"))?;
+    strip_hop_by_hop(&mut parts.headers);
+    let answer = knobs
+        .client
+        .request(Request::from_parts(parts, Full::new(body)))
+        .await
+        .map_err(|e| format!("forwarding: {e}"))?;
+    let (mut parts, body) = answer.into_parts();
+    let body = body
+        .collect()
+        .await
+        .map_err(|e| format!("reading the response: {e}"))?
+        .to_bytes();
+    strip_hop_by_hop(&mut parts.headers);
+    parts
+        .headers
+        .insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+    Ok(Response::from_parts(parts, Full::new(body)))
+}
+
+/// Headers of one connection rather than of the message.
+fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    for name in [
+        header::CONNECTION,
+        header::TRANSFER_ENCODING,
+        header::TE,
+        header::TRAILER,
+        header::UPGRADE,
+        header::PROXY_AUTHORIZATION,
+    ] {
+        headers.remove(name);
+    }
+    headers.remove("keep-alive");
+    headers.remove("proxy-connection");
+}
+
+#[test]
+fn a_counted_fault_for_one_operation_spares_the_others_and_runs_out() {
+    let knobs = Knobs {
+        upstream: String::new(),
+        client: Client::builder(TokioExecutor::new()).build_http(),
+        latency_ms: AtomicU64::new(0),
+        refusing: AtomicBool::new(false),
+        fault: Mutex::new(Some(Fault::throttling().on("PutItem").times(2))),
+        cut: watch::channel(0).0,
+        seen: Mutex::new(Vec::new()),
+    };
+    assert!(knobs.fault_for("ListTables").is_none());
+    assert!(knobs.fault_for("PutItem").is_some());
+    assert!(knobs.fault_for("PutItem").is_some());
+    assert!(knobs.fault_for("PutItem").is_none(), "the budget ran out");
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        "x-amz-target",
+        HeaderValue::from_static("DynamoDB_20120810.UpdateItem"),
+    );
+    assert_eq!(operation_of(&headers), "UpdateItem");
+    assert_eq!(operation_of(&HeaderMap::new()), "");
+}
