@@ -15,18 +15,20 @@
 //! time, writes acknowledged vs found). The binaries must be built first:
 //! `cargo build --workspace`.
 
+#[path = "../support/dynamodb_local.rs"]
 mod dynamodb_local;
+#[path = "../support/fault_proxy.rs"]
 mod fault_proxy;
 mod load;
 mod lost_answers;
 mod many_writers;
+#[path = "../support/process.rs"]
 mod process;
 mod secrets;
 mod service_killed;
 mod slow_store;
 mod store_restart;
-#[path = "../ops/support.rs"]
-#[allow(dead_code)]
+#[path = "../support/support.rs"]
 mod support;
 mod table;
 mod throttling;

@@ -117,7 +117,7 @@ async fn the_gateway_answers_504_when_its_integration_timeout_is_spent() {
     let store = EmbeddedStore::start(None).await.expect("embedded store");
     let proxy = FaultProxy::start(&store.endpoint()).await;
     let service = Program::service_on(&proxy.url(), &[]).await;
-    let gateway = Program::gateway(&service, &["--timeout-ms", "500"]).await;
+    let gateway = Program::gateway(&service.url("grpc"), &["--timeout-ms", "500"], &[]).await;
     proxy.set_latency(STORE_LATENCY);
 
     let budget = Duration::from_millis(500);

@@ -12,12 +12,16 @@
 //! The binaries must be built first: `cargo build --workspace`.
 
 mod deadlines;
+#[path = "../support/dynamodb_local.rs"]
 mod dynamodb_local;
+#[path = "../support/fault_proxy.rs"]
 mod fault_proxy;
 mod limits;
 mod metrics;
+#[path = "../support/process.rs"]
 mod process;
 mod readiness;
 mod shutdown;
+#[path = "../support/support.rs"]
 mod support;
 mod telemetry;

@@ -17,7 +17,7 @@ const ITEM_ROUTE: &str = "/DemoResourceMusic/DemoResourceMusicItem";
 /// `MISSING_GETS` GETs of missing songs, all through the gateway with curl.
 async fn stack_after_the_requests() -> (Program, Program) {
     let service = Program::service(&["--in-memory"]).await;
-    let gateway = Program::gateway(&service, &[]).await;
+    let gateway = Program::gateway(&service.url("grpc"), &[], &[]).await;
     let base = gateway.url("http");
     let table_url = format!("{base}/Test{TABLE_ROUTE}");
     let item_url = format!("{base}/Test{ITEM_ROUTE}");

@@ -95,7 +95,7 @@ async fn readiness_flips_when_the_store_drops_connections_and_back_when_it_serve
         &["--health-probe-interval-ms", PROBE_INTERVAL_MS],
     )
     .await;
-    let gateway = Program::gateway(&service, &[]).await;
+    let gateway = Program::gateway(&service.url("grpc"), &[], &[]).await;
 
     turns(&service, &gateway, Seen::ready(), FLIP_WITHIN, "store up").await;
     proxy.set_refusing(true);
@@ -138,14 +138,14 @@ async fn readiness_flips_when_dynamodb_local_is_stopped_and_back_when_it_is_star
         return;
     };
     let port = free_port();
-    let local = DynamoDbLocal::start(&dir, port).await;
+    let local = DynamoDbLocal::start_in_memory(&dir, port).await;
     let endpoint = local.endpoint();
     let service = Program::service_on(
         &endpoint,
         &["--health-probe-interval-ms", PROBE_INTERVAL_MS],
     )
     .await;
-    let gateway = Program::gateway(&service, &[]).await;
+    let gateway = Program::gateway(&service.url("grpc"), &[], &[]).await;
 
     turns(
         &service,
@@ -155,7 +155,7 @@ async fn readiness_flips_when_dynamodb_local_is_stopped_and_back_when_it_is_star
         "DynamoDB Local up",
     )
     .await;
-    local.stop();
+    local.kill();
     turns(
         &service,
         &gateway,
@@ -164,7 +164,7 @@ async fn readiness_flips_when_dynamodb_local_is_stopped_and_back_when_it_is_star
         "DynamoDB Local stopped",
     )
     .await;
-    let _local = DynamoDbLocal::start(&dir, port).await;
+    let _local = DynamoDbLocal::start_in_memory(&dir, port).await;
     turns(
         &service,
         &gateway,

@@ -194,6 +194,7 @@ async fn the_one_command_gateway_finishes_http_requests_in_flight_at_sigterm() {
             "--shutdown-grace-secs",
             &grace,
         ],
+        &[],
         2,
     )
     .await;
@@ -399,7 +400,7 @@ async fn the_one_command_gateway_cuts_requests_outliving_its_grace_period_and_ex
         "1",
     ];
     args.extend(PATIENT_SDK);
-    let mut gateway = Program::start("music-gateway", &args, 2).await;
+    let mut gateway = Program::start("music-gateway", &args, &[], 2).await;
     let base = gateway.url("http");
     let table_url = format!("{base}/Test/DemoResourceMusic/DemoResourceMusicTable");
     let item_url = format!("{base}/Test/DemoResourceMusic/DemoResourceMusicItem");

@@ -21,7 +21,7 @@ const LOG_WAIT: Duration = Duration::from_secs(3);
 /// A two-process stack logging JSON, with the `Music` table created.
 async fn json_logging_stack() -> (Program, Program) {
     let service = Program::service(&["--in-memory", "--log-format", "json"]).await;
-    let gateway = Program::gateway(&service, &["--log-format", "json"]).await;
+    let gateway = Program::gateway(&service.url("grpc"), &["--log-format", "json"], &[]).await;
     let table = format!(
         "{}/Test/DemoResourceMusic/DemoResourceMusicTable",
         gateway.url("http")

@@ -1,6 +1,14 @@
-//! What the tests share besides processes and the proxy: gRPC clients of a
-//! running service, the real curl for HTTP, a reader of Prometheus' text
-//! format, and waiting for a condition with a bound.
+//! What the tokio suites (ops, faults) share besides processes, the proxy
+//! and DynamoDB Local: gRPC clients of a running service, the real curl for
+//! HTTP, a reader of Prometheus' text format, and waiting for a condition
+//! with a bound.
+//!
+//! Owns: `channel`/`items`/`create_table`/request builders, `health`,
+//! `curl`/`try_curl`/`http_status`, [`Metrics`], [`eventually`]. Included by
+//! each suite with `#[path = "../support/support.rs"] mod support;`.
+
+// Each suite uses a part of these helpers; the rest is dead code there.
+#![allow(dead_code)]
 
 use std::{
     collections::BTreeMap,

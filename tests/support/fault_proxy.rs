@@ -1,17 +1,21 @@
 //! `FaultProxy`: an HTTP proxy on 127.0.0.1:0 between music-service and a
-//! real DynamoDB-compatible store, that breaks the store on purpose while a
-//! test runs.
+//! real DynamoDB-compatible store, that makes the store slow, unreachable or
+//! wrong on purpose while a test runs.
 //!
-//! A copy of tests/ops/fault_proxy.rs (owned by the operations suite), grown
-//! the knobs the fault tests need. Every request it lets through is forwarded
-//! unchanged (method, path, headers with `Host`, body), so the SigV4 signature
-//! still matches and the store's answer comes back as the store sent it.
+//! Owns: [`FaultProxy`], [`Fault`] and the record of what it saw ([`Seen`],
+//! [`Fate`], the `forwarded`/`closed` counts). Included by each suite with
+//! `#[path = "../support/fault_proxy.rs"] mod fault_proxy;`.
+//!
+//! Every request it lets through is forwarded unchanged (method, path,
+//! headers with `Host`, body), so the SigV4 signature still matches and the
+//! store's answer, with its `x-amz-crc32`, comes back as the store sent it.
 //! Knobs, set at run time:
 //!
 //! - **latency**: each request waits this long before it is forwarded, as a
 //!   slow or distant DynamoDB would make it;
 //! - **refusing**: every open connection is closed at once (requests on them
-//!   included), and new ones are accepted and closed straight away;
+//!   included), and new ones are accepted and closed straight away, so the
+//!   service sees a store that drops its connections until the knob is off;
 //! - **a [`Fault`]** for some requests (one operation, by its `X-Amz-Target`,
 //!   or all; the next N or until cleared): either a canned DynamoDB error reply
 //!   (HTTP 400, `__type` and `message` in the body, `x-amzn-ErrorType`), as
@@ -23,11 +27,14 @@
 //! Every request is recorded with its operation, arrival time and fate, so a
 //! test can count the attempts one call made and the pauses between them.
 
+// Each suite uses a part of these helpers; the rest is dead code there.
+#![allow(dead_code)]
+
 use std::{
     net::SocketAddr,
     sync::{
         Arc, Mutex,
-        atomic::{AtomicBool, AtomicU64, Ordering},
+        atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering},
     },
     time::{Duration, Instant},
 };
@@ -154,6 +161,8 @@ struct Knobs {
     /// Bumped to close every open connection.
     cut: watch::Sender<u64>,
     seen: Mutex<Vec<Seen>>,
+    /// Connections closed by the refusing knob so far.
+    closed: AtomicUsize,
 }
 
 impl Knobs {
@@ -210,6 +219,7 @@ impl FaultProxy {
             fault: Mutex::new(None),
             cut: watch::channel(0).0,
             seen: Mutex::new(Vec::new()),
+            closed: AtomicUsize::new(0),
         });
         let task = tokio::spawn(accept(listener, Arc::clone(&knobs)));
         Self { addr, knobs, task }
@@ -257,6 +267,19 @@ impl FaultProxy {
             .filter(|s| s.operation == operation && s.fate == fate)
             .count()
     }
+
+    /// Requests forwarded to the store so far (answered or not).
+    pub(crate) fn forwarded(&self) -> usize {
+        self.seen()
+            .iter()
+            .filter(|s| matches!(s.fate, Fate::Forwarded | Fate::AnswerDropped))
+            .count()
+    }
+
+    /// Connections closed by the refusing knob so far.
+    pub(crate) fn closed(&self) -> usize {
+        self.knobs.closed.load(Ordering::Relaxed)
+    }
 }
 
 impl Drop for FaultProxy {
@@ -272,6 +295,7 @@ async fn accept(listener: TcpListener, knobs: Arc<Knobs>) {
             continue;
         };
         if knobs.refusing.load(Ordering::Relaxed) {
+            knobs.closed.fetch_add(1, Ordering::Relaxed);
             drop(stream);
             continue;
         }
@@ -286,12 +310,15 @@ async fn accept(listener: TcpListener, knobs: Arc<Knobs>) {
             let lose_answer = Arc::clone(&for_service);
             async move { Ok::<_, std::convert::Infallible>(handle(&knobs, &lose_answer, request).await) }
         });
+        let counted = Arc::clone(&knobs);
         tokio::spawn(async move {
             let connection = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
             // Dropping the connection closes its socket, mid-request or not.
             tokio::select! {
                 _ = connection => {}
-                _ = cut.changed() => {}
+                _ = cut.changed() => {
+                    counted.closed.fetch_add(1, Ordering::Relaxed);
+                }
                 () = lose_answer.notified() => {}
             }
         });
@@ -438,6 +465,7 @@ fn a_counted_fault_for_one_operation_spares_the_others_and_runs_out() {
         fault: Mutex::new(Some(Fault::throttling().on("PutItem").times(2))),
         cut: watch::channel(0).0,
         seen: Mutex::new(Vec::new()),
+        closed: AtomicUsize::new(0),
     };
     assert!(knobs.fault_for("ListTables").is_none());
     assert!(knobs.fault_for("PutItem").is_some());

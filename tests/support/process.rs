@@ -1,9 +1,17 @@
-//! The programs under test as real processes: the built `music-service` and
-//! `music-gateway` binaries, started with a clean environment (dummy AWS
-//! credentials, no `MUSIC_*` or `AWS_*` settings leaking in from the shell),
-//! their stderr collected line by line (text or JSON), their `listening on`
-//! addresses read from the log, signalled with the real `kill`, and their exit
-//! awaited with a bound.
+//! The programs under test as real processes, for the suites that run them
+//! with tokio (ops, faults): the built `music-service` and `music-gateway`
+//! binaries, started with a clean environment (no `MUSIC_*` or `AWS_*`
+//! settings leaking in from the shell), dummy AWS credentials unless a test
+//! sets its own, stderr collected line by line (text or JSON), `listening on`
+//! addresses read from the log, signalled with the real `kill` (SIGTERM) or
+//! killed outright (SIGKILL), and their exit awaited with a bound.
+//!
+//! Owns: [`Program`] (start, the `service*`/`gateway` shortcuts, addresses,
+//! log lines, SIGTERM/SIGKILL, exit). Included by each suite with
+//! `#[path = "../support/process.rs"] mod process;`.
+
+// Each suite uses a part of these helpers; the rest is dead code there.
+#![allow(dead_code)]
 
 use std::{
     io::{BufRead, BufReader},
@@ -56,6 +64,19 @@ fn listening(line: &str) -> Option<(String, SocketAddr)> {
     Some((protocol.to_owned(), addr))
 }
 
+/// The environment every program gets unless a test overrides it: with
+/// `--backend dynamodb` the AWS credential chain ends at once on these,
+/// without network lookups.
+const DEFAULT_ENV: [(&str, &str); 7] = [
+    ("RUST_LOG", "info"),
+    ("AWS_ACCESS_KEY_ID", "test"),
+    ("AWS_SECRET_ACCESS_KEY", "test"),
+    ("AWS_REGION", "us-east-1"),
+    ("AWS_EC2_METADATA_DISABLED", "true"),
+    ("AWS_CONFIG_FILE", "/dev/null"),
+    ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null"),
+];
+
 /// A running program; killed when dropped.
 pub(crate) struct Program {
     name: &'static str,
@@ -66,9 +87,14 @@ pub(crate) struct Program {
 }
 
 impl Program {
-    /// Starts `name` with `args` and waits until it has logged `expected`
-    /// `listening on` lines.
-    pub(crate) async fn start(name: &'static str, args: &[&str], expected: usize) -> Self {
+    /// Starts `name` with `args` and `env` (over [`DEFAULT_ENV`]) and waits
+    /// until it has logged `expected` `listening on` lines.
+    pub(crate) async fn start(
+        name: &'static str,
+        args: &[&str],
+        env: &[(&str, &str)],
+        expected: usize,
+    ) -> Self {
         let mut command = Command::new(binary(name));
         for (key, _) in std::env::vars_os() {
             let key_text = key.to_string_lossy();
@@ -76,17 +102,9 @@ impl Program {
                 command.env_remove(&key);
             }
         }
+        command.envs(DEFAULT_ENV).envs(env.iter().copied());
         let mut child = command
             .args(args)
-            .env("RUST_LOG", "info")
-            // With `--backend dynamodb` the programs use the AWS credential
-            // chain; these make it end at once, without network lookups.
-            .env("AWS_ACCESS_KEY_ID", "test")
-            .env("AWS_SECRET_ACCESS_KEY", "test")
-            .env("AWS_REGION", "us-east-1")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("AWS_CONFIG_FILE", "/dev/null")
-            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -131,32 +149,38 @@ impl Program {
                 "{name} did not log {expected} `listening on` lines:\n{}",
                 program.log_text()
             );
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
         program
     }
 
     /// music-service on `127.0.0.1:0` (gRPC and admin) with `args` added.
     pub(crate) async fn service(args: &[&str]) -> Self {
-        let mut all = vec!["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"];
-        all.extend_from_slice(args);
-        Self::start("music-service", &all, 2).await
+        Self::service_at("127.0.0.1:0", args, &[]).await
     }
 
-    /// music-service over the DynamoDB endpoint `endpoint` (a fault proxy,
-    /// the test's embedded store, DynamoDB Local), with `args` added.
+    /// music-service with gRPC on `grpc` (`127.0.0.1:0` for any port), its
+    /// admin port on any port, and `args` and `env` added.
+    pub(crate) async fn service_at(grpc: &str, args: &[&str], env: &[(&str, &str)]) -> Self {
+        let mut all = vec!["--listen", grpc, "--admin-listen", "127.0.0.1:0"];
+        all.extend_from_slice(args);
+        Self::start("music-service", &all, env, 2).await
+    }
+
+    /// music-service on any ports over the DynamoDB endpoint `endpoint` (a
+    /// fault proxy, the test's embedded store, DynamoDB Local).
     pub(crate) async fn service_on(endpoint: &str, args: &[&str]) -> Self {
         let mut all = vec!["--backend", "dynamodb", "--dynamodb-endpoint", endpoint];
         all.extend_from_slice(args);
-        Self::service(&all).await
+        Self::service_at("127.0.0.1:0", &all, &[]).await
     }
 
-    /// music-gateway as a pure gateway in front of `service`, with `args` added.
-    pub(crate) async fn gateway(service: &Program, args: &[&str]) -> Self {
-        let upstream = format!("http://{}", service.addr("grpc"));
-        let mut all = vec!["--listen", "127.0.0.1:0", "--upstream", &upstream];
+    /// music-gateway as a pure gateway in front of the service at `upstream`
+    /// (`http://ADDR`), with `args` and `env` added.
+    pub(crate) async fn gateway(upstream: &str, args: &[&str], env: &[(&str, &str)]) -> Self {
+        let mut all = vec!["--listen", "127.0.0.1:0", "--upstream", upstream];
         all.extend_from_slice(args);
-        Self::start("music-gateway", &all, 1).await
+        Self::start("music-gateway", &all, env, 1).await
     }
 
     pub(crate) fn addr(&self, protocol: &str) -> SocketAddr {
@@ -249,6 +273,14 @@ impl Program {
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
+    }
+
+    /// SIGKILL, as the OOM killer or a crashed node does it: no drain, no
+    /// goodbye. Returns once the process is gone and its log fully read.
+    pub(crate) async fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.settle_log().await;
     }
 
     /// Waits (briefly) until every line the exited process wrote has been read.
