@@ -3,7 +3,7 @@
 //! or made, also as `x-amzn-RequestId`), and serving on a given listener with
 //! a bounded graceful shutdown.
 
-use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+use std::{future::Future, sync::Arc, time::Duration};
 
 use axum::{
     Router,
@@ -14,7 +14,7 @@ use axum::{
 };
 use http::{HeaderValue, StatusCode, header};
 use hyper_util::{
-    rt::{TokioExecutor, TokioIo},
+    rt::{TokioExecutor, TokioIo, TokioTimer},
     server::{conn::auto, graceful::GracefulShutdown},
     service::TowerToHyperService,
 };
@@ -75,12 +75,50 @@ pub fn router(gateway: Gateway) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .method_not_allowed_fallback(admin_method_not_allowed)
         .fallback(dispatch)
         .with_state(Arc::clone(&gateway))
+        .layer(middleware::from_fn(require_host))
         .layer(middleware::from_fn_with_state(gateway, access::record))
         .layer(PropagateRequestIdLayer::new(X_REQUEST_ID))
         .layer(SetRequestIdLayer::new(X_REQUEST_ID, MakeRequestUuid))
         .layer(middleware::map_request(drop_blank_request_id))
+}
+
+/// `/healthz`, `/readyz` and `/metrics` answer GET (and HEAD) only.
+async fn admin_method_not_allowed(method: http::Method, uri: http::Uri) -> Response {
+    let mut response = message_response(
+        StatusCode::METHOD_NOT_ALLOWED,
+        &format!(
+            "{} does not support {method}; it supports GET, HEAD.",
+            uri.path()
+        ),
+    );
+    response
+        .headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+    response
+}
+
+/// RFC 9112 §3.2: an HTTP/1.1 request without exactly one valid Host is 400.
+async fn require_host(request: Request, next: middleware::Next) -> Response {
+    if request.version() == http::Version::HTTP_11 {
+        let mut hosts = request.headers().get_all(header::HOST).iter();
+        let valid = match (hosts.next(), hosts.next()) {
+            (Some(host), None) => host
+                .to_str()
+                .ok()
+                .is_some_and(|h| h.parse::<http::uri::Authority>().is_ok()),
+            _ => false,
+        };
+        if !valid {
+            return message_response(
+                StatusCode::BAD_REQUEST,
+                "An HTTP/1.1 request needs exactly one valid Host header.",
+            );
+        }
+    }
+    next.run(request).await
 }
 
 /// A blank `x-request-id` identifies nothing: treat it as absent, so that a
@@ -123,24 +161,8 @@ pub async fn serve(
         }
         tokio::time::sleep(grace).await;
     };
-    let server = async move {
-        match tls {
-            None => {
-                axum::serve(
-                    listener,
-                    app.into_make_service_with_connect_info::<SocketAddr>(),
-                )
-                .with_graceful_shutdown(shutdown)
-                .await
-            }
-            Some(acceptor) => {
-                serve_tls(listener, app, acceptor, shutdown).await;
-                Ok(())
-            }
-        }
-    };
     tokio::select! {
-        served = server => served?,
+        () = serve_connections(listener, app, tls, shutdown) => {}
         () = grace_over => tracing::warn!(
             cut = in_flight.get(),
             "grace period of {}s is over; cutting the requests still in flight",
@@ -154,45 +176,70 @@ pub async fn serve(
 /// How long a client may take over its TLS handshake.
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// HTTPS: each connection's TLS handshake, then HTTP/1.1 or h2 (ALPN) over
-/// it, with the peer address for the access log; on shutdown, stops
-/// accepting and waits for the connections to finish.
-async fn serve_tls(
+/// Accepts connections until `shutdown` resolves, then waits for the open
+/// ones to finish. Each connection: TLS when configured, then HTTP/1.1 or h2
+/// (ALPN, or the client's preface in plaintext), with the peer address for the
+/// access log and a bound on how long headers may take to arrive.
+async fn serve_connections(
     listener: TcpListener,
     app: Router,
-    acceptor: TlsAcceptor,
+    tls: Option<TlsAcceptor>,
     shutdown: impl Future<Output = ()>,
 ) {
     let graceful = GracefulShutdown::new();
-    let builder = auto::Builder::new(TokioExecutor::new());
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT);
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
                 Err(error) => {
+                    // Out of file descriptors and the like: pause rather than spin.
                     tracing::warn!(%error, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 }
             },
             () = &mut shutdown => break,
         };
-        let (acceptor, builder, watcher) = (acceptor.clone(), builder.clone(), graceful.watcher());
-        let app = app.clone().layer(axum::Extension(ConnectInfo(peer)));
+        let _ = stream.set_nodelay(true);
+        let (tls, builder, watcher) = (tls.clone(), builder.clone(), graceful.watcher());
+        let service =
+            TowerToHyperService::new(app.clone().layer(axum::Extension(ConnectInfo(peer))));
         tokio::spawn(async move {
-            let stream =
-                match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                    Ok(Ok(stream)) => stream,
-                    Ok(Err(error)) => return tracing::debug!(%peer, %error, "TLS handshake failed"),
-                    Err(_) => return tracing::debug!(%peer, "TLS handshake timed out"),
-                };
-            let service = TowerToHyperService::new(app);
-            let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-            if let Err(error) = watcher.watch(connection.into_owned()).await {
+            let served = match tls {
+                None => {
+                    let connection =
+                        builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+                    watcher.watch(connection.into_owned()).await
+                }
+                Some(acceptor) => {
+                    let stream =
+                        match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream))
+                            .await
+                        {
+                            Ok(Ok(stream)) => stream,
+                            Ok(Err(error)) => {
+                                return tracing::debug!(%peer, %error, "TLS handshake failed");
+                            }
+                            Err(_) => return tracing::debug!(%peer, "TLS handshake timed out"),
+                        };
+                    let connection =
+                        builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+                    watcher.watch(connection.into_owned()).await
+                }
+            };
+            if let Err(error) = served {
                 tracing::debug!(%peer, %error, "connection ended with an error");
             }
         });
     }
+    // Refuse new connections at once; only the open ones are waited for.
+    drop(listener);
     graceful.shutdown().await;
 }
 
@@ -254,7 +301,12 @@ async fn dispatch(State(gateway): State<Arc<Gateway>>, request: Request) -> Resp
                 StatusCode::NOT_FOUND,
                 &format!(
                     "No resource at {}. Resources: {}.",
-                    parts.uri.path(),
+                    // CONNECT names an authority, not a path.
+                    if parts.uri.path().is_empty() {
+                        parts.uri.to_string()
+                    } else {
+                        parts.uri.path().to_owned()
+                    },
                     gateway.routes.describe()
                 ),
             );
@@ -275,17 +327,9 @@ async fn dispatch(State(gateway): State<Arc<Gateway>>, request: Request) -> Resp
             return response;
         }
     };
-    let body = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+    let body = match read_body(&parts.headers, body).await {
         Ok(bytes) => bytes,
-        Err(_) => {
-            return reply_response(Reply {
-                status: StatusCode::PAYLOAD_TOO_LARGE,
-                body: crate::pyjson::dumps(&format!(
-                    "The request body is larger than {MAX_BODY_BYTES} bytes."
-                )),
-                retry_after: None,
-            });
-        }
+        Err(refusal) => return reply_response(refusal),
     };
     let context = CallContext {
         request_id: request_id_of(&parts.headers),
@@ -299,6 +343,65 @@ async fn dispatch(State(gateway): State<Arc<Gateway>>, request: Request) -> Resp
     let params = Params::new(&parts.headers, parts.uri.query(), &body);
     let reply = legacy::handle(&gateway, call, &params, &context).await;
     reply_response(reply)
+}
+
+/// How long a client may take to send a request body.
+const BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a client may take to send a request's headers.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Reads a request body of at most [`MAX_BODY_BYTES`] within
+/// [`BODY_READ_TIMEOUT`]: a declared length over the limit is refused before
+/// reading, a body that stops arriving is 408, a malformed one 400.
+async fn read_body(
+    headers: &http::HeaderMap,
+    body: axum::body::Body,
+) -> Result<axum::body::Bytes, Reply> {
+    let refuse = |status, message: String| Reply {
+        status,
+        body: crate::pyjson::dumps(&message),
+        retry_after: None,
+    };
+    let too_large = || {
+        refuse(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("The request body is larger than {MAX_BODY_BYTES} bytes."),
+        )
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > MAX_BODY_BYTES as u64) {
+        return Err(too_large());
+    }
+    match tokio::time::timeout(
+        BODY_READ_TIMEOUT,
+        axum::body::to_bytes(body, MAX_BODY_BYTES),
+    )
+    .await
+    {
+        Err(_) => Err(refuse(
+            StatusCode::REQUEST_TIMEOUT,
+            format!(
+                "The request body did not arrive within {} s.",
+                BODY_READ_TIMEOUT.as_secs()
+            ),
+        )),
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(error)) => {
+            let over_limit = std::error::Error::source(&error)
+                .is_some_and(|cause| cause.is::<http_body_util::LengthLimitError>());
+            if over_limit {
+                Err(too_large())
+            } else {
+                Err(refuse(
+                    StatusCode::BAD_REQUEST,
+                    format!("The request body could not be read: {error}."),
+                ))
+            }
+        }
+    }
 }
 
 fn reply_response(reply: Reply) -> Response {

@@ -268,4 +268,174 @@ mod tests {
             "GetItem"
         )));
     }
+
+    mod properties {
+        use std::{collections::HashMap, sync::Arc, time::Duration};
+
+        use proptest::prelude::*;
+        use tonic::{Code, Status, codegen::Bytes};
+        use tonic_types::{ErrorDetails, StatusExt};
+
+        use super::super::{
+            DYNAMODB_DOMAIN, ErrorMode, ITEM_NOT_FOUND, failure, http_status, is_item_not_found,
+            status_of,
+        };
+
+        /// Every status grpc-gateway's table can give.
+        const STATUSES: [u16; 12] = [200, 400, 401, 403, 404, 409, 429, 499, 500, 501, 503, 504];
+
+        /// The seventeen codes, and any other number (tonic reads those as UNKNOWN).
+        fn code() -> impl Strategy<Value = Code> {
+            prop_oneof![
+                (0..=16i32).prop_map(Code::from_i32),
+                any::<i32>().prop_map(Code::from_i32),
+            ]
+        }
+
+        /// What a failed call's status may carry as details.
+        #[derive(Debug, Clone)]
+        enum Details {
+            None,
+            ErrorInfo {
+                reason: String,
+                domain: String,
+                operation: Option<String>,
+                retry: Option<Duration>,
+            },
+            /// Bytes that may or may not decode as a `google.rpc.Status`.
+            Garbage(Vec<u8>),
+        }
+
+        fn details() -> impl Strategy<Value = Details> {
+            let domain = prop_oneof![
+                Just(DYNAMODB_DOMAIN.to_owned()),
+                Just("music.v1".to_owned()),
+                any::<String>(),
+            ];
+            let reason = prop_oneof![
+                Just(ITEM_NOT_FOUND.to_owned()),
+                Just("ResourceNotFoundException".to_owned()),
+                any::<String>(),
+            ];
+            let retry = proptest::option::of(
+                (any::<u64>(), 0..1_000_000_000u32).prop_map(|(s, n)| Duration::new(s, n)),
+            );
+            prop_oneof![
+                Just(Details::None),
+                (reason, domain, proptest::option::of(any::<String>()), retry).prop_map(
+                    |(reason, domain, operation, retry)| Details::ErrorInfo {
+                        reason,
+                        domain,
+                        operation,
+                        retry,
+                    }
+                ),
+                prop::collection::vec(any::<u8>(), 0..64).prop_map(Details::Garbage),
+            ]
+        }
+
+        /// Any status a call can fail with, some with a transport error as source.
+        fn status() -> impl Strategy<Value = Status> {
+            let message = prop_oneof![Just("Timeout expired".to_owned()), any::<String>()];
+            (code(), message, details(), any::<bool>()).prop_map(
+                |(code, message, details, with_source)| {
+                    let mut status = match details {
+                        Details::None => Status::new(code, message),
+                        Details::ErrorInfo {
+                            reason,
+                            domain,
+                            operation,
+                            retry,
+                        } => {
+                            let metadata = operation
+                                .map(|op| HashMap::from([("operation".to_owned(), op)]))
+                                .unwrap_or_default();
+                            let mut details =
+                                ErrorDetails::with_error_info(reason, domain, metadata);
+                            details.set_retry_info(retry);
+                            Status::with_error_details(code, message, details)
+                        }
+                        Details::Garbage(bytes) => {
+                            Status::with_details(code, message, Bytes::from(bytes))
+                        }
+                    };
+                    if with_source {
+                        status.set_source(Arc::new(std::io::Error::other("connection reset")));
+                    }
+                    status
+                },
+            )
+        }
+
+        proptest! {
+            #[test]
+            fn http_status_is_total_over_every_code(code in code()) {
+                prop_assert!(STATUSES.contains(&http_status(code).as_u16()), "{code:?}");
+            }
+
+            #[test]
+            fn status_of_never_panics_and_stays_in_the_table(status in status()) {
+                let http = status_of(&status).as_u16();
+                prop_assert!(STATUSES.contains(&http), "{status:?}");
+                if status.code() == Code::Cancelled && status.message().contains("Timeout expired") {
+                    prop_assert_eq!(http, 504);
+                }
+            }
+
+            #[test]
+            fn seed_mode_is_500_with_botocores_text_exactly_for_dynamodb_errors(status in status()) {
+                let seed = failure(&status, ErrorMode::Seed);
+                let http = failure(&status, ErrorMode::Http);
+                prop_assert!(!seed.message.is_empty());
+                let info = status
+                    .get_details_error_info()
+                    .filter(|info| info.domain == DYNAMODB_DOMAIN);
+                match info {
+                    Some(info) => {
+                        prop_assert_eq!(seed.status.as_u16(), 500);
+                        prop_assert_eq!(seed.retry_after, None);
+                        let operation = info
+                            .metadata
+                            .get("operation")
+                            .map_or("unknown", String::as_str);
+                        prop_assert_eq!(
+                            &seed.message,
+                            &format!(
+                                "An error occurred ({}) when calling the {operation} operation: {}",
+                                info.reason,
+                                status.message()
+                            )
+                        );
+                        prop_assert_eq!(&http.message, &seed.message);
+                        prop_assert_eq!(http.status, status_of(&status));
+                    }
+                    None => {
+                        // Not DynamoDB's refusal: the accurate status in either mode.
+                        prop_assert_eq!(&seed, &http);
+                        prop_assert_eq!(seed.status, status_of(&status));
+                    }
+                }
+            }
+
+            #[test]
+            fn retry_after_is_only_given_to_throttled_calls(status in status()) {
+                let retry = status.get_details_retry_info().and_then(|info| info.retry_delay);
+                let http = failure(&status, ErrorMode::Http);
+                if status.code() == Code::ResourceExhausted {
+                    prop_assert_eq!(http.retry_after, retry);
+                } else {
+                    prop_assert_eq!(http.retry_after, None);
+                }
+            }
+
+            #[test]
+            fn only_item_not_found_reads_as_a_missing_item(status in status()) {
+                let expected = status.code() == Code::NotFound
+                    && status
+                        .get_details_error_info()
+                        .is_some_and(|info| info.reason == ITEM_NOT_FOUND);
+                prop_assert_eq!(is_item_not_found(&status), expected);
+            }
+        }
+    }
 }

@@ -244,4 +244,38 @@ mod tests {
             r#"{"Artist": {"S": "No One You Know"}, "SongTitle": {"S": "Call Me Today"}}"#
         );
     }
+
+    mod properties {
+        use music_api::pb;
+        use proptest::prelude::*;
+        use serde_json::{Value, json};
+
+        use super::super::item_json;
+
+        proptest! {
+            /// Whatever a stored song holds, its DynamoDB JSON is ASCII, key
+            /// first, and reads back as the same strings.
+            #[test]
+            fn any_song_renders_as_dynamodb_json_that_reads_back(
+                artist in any::<String>(),
+                song_title in any::<String>(),
+                album_title in proptest::option::of(any::<String>()),
+            ) {
+                let song = pb::Song {
+                    artist: artist.clone(),
+                    song_title: song_title.clone(),
+                    album_title: album_title.clone(),
+                };
+                let text = item_json(&song);
+                prop_assert!(text.is_ascii(), "{text}");
+                prop_assert!(text.starts_with(r#"{"Artist": {"S": "#), "{text}");
+                let mut expected = json!({"Artist": {"S": artist}, "SongTitle": {"S": song_title}});
+                if let Some(album) = album_title {
+                    expected["AlbumTitle"] = json!({"S": album});
+                }
+                let back: Value = serde_json::from_str(&text).expect("item_json writes JSON");
+                prop_assert_eq!(back, expected);
+            }
+        }
+    }
 }

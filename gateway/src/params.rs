@@ -318,4 +318,205 @@ mod tests {
         let p = Params::new(&h, None, b"table=Music");
         assert_eq!(p.get(Param::Table).unwrap().as_deref(), Some("Music"));
     }
+
+    mod properties {
+        use http::{HeaderMap, HeaderName, HeaderValue};
+        use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+        use proptest::prelude::*;
+
+        use super::super::{Param, ParamError, Params, Wording};
+
+        const ALL: [Param; 4] = [
+            Param::Table,
+            Param::Artist,
+            Param::SongTitle,
+            Param::AlbumTitle,
+        ];
+
+        /// Form encoding: everything but letters and digits as `%XX`, spaces as `+`.
+        const FORM: &AsciiSet = &NON_ALPHANUMERIC.remove(b' ');
+
+        fn param() -> impl Strategy<Value = Param> {
+            prop::sample::select(ALL.to_vec())
+        }
+
+        /// A parameter name as a client may spell it: any letter case.
+        fn spelled(param: Param, upper: &[bool]) -> String {
+            param
+                .name()
+                .chars()
+                .zip(upper.iter().chain(std::iter::repeat(&false)))
+                .map(|(c, up)| if *up { c.to_ascii_uppercase() } else { c })
+                .collect()
+        }
+
+        /// Other query pairs, none of them a parameter.
+        fn noise() -> impl Strategy<Value = Vec<(String, String)>> {
+            prop::collection::vec(("x[a-z]{0,6}", "[a-zA-Z0-9%+=]{0,8}"), 0..4)
+        }
+
+        fn query_of(pairs: &[(String, String)]) -> String {
+            pairs
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join("&")
+        }
+
+        proptest! {
+            /// What hyper hands over: any UTF-8 without control characters
+            /// but tab; surrounding blanks are trimmed, as HTTP does.
+            #[test]
+            fn any_utf8_header_value_round_trips_trimmed(
+                param in param(),
+                upper in prop::collection::vec(any::<bool>(), 10),
+                value in "[\\t\\P{Cc}]*",
+                query in noise(),
+            ) {
+                let mut headers = HeaderMap::new();
+                headers.insert(
+                    HeaderName::from_bytes(spelled(param, &upper).as_bytes()).unwrap(),
+                    HeaderValue::from_str(&value).expect("a header value hyper accepts"),
+                );
+                let params = Params::new(&headers, Some(&query_of(&query)), b"");
+                prop_assert_eq!(
+                    params.get(param),
+                    Ok(Some(value.trim_matches([' ', '\t']).to_owned()))
+                );
+            }
+
+            /// Any string at all, percent-encoded (spaces as `%20` or `+`),
+            /// comes back exactly, wherever it is in the query.
+            #[test]
+            fn any_utf8_query_value_round_trips_percent_encoded(
+                param in param(),
+                value in any::<String>(),
+                plus in any::<bool>(),
+                before in noise(),
+                after in noise(),
+            ) {
+                let encoded = if plus {
+                    utf8_percent_encode(&value, FORM).to_string().replace(' ', "+")
+                } else {
+                    utf8_percent_encode(&value, NON_ALPHANUMERIC).to_string()
+                };
+                let mut pairs = before;
+                pairs.push((param.name().to_owned(), encoded));
+                pairs.extend(after);
+                let query = query_of(&pairs);
+                let headers = HeaderMap::new();
+                let params = Params::new(&headers, Some(&query), b"");
+                prop_assert_eq!(params.get(param), Ok(Some(value)), "{}", query);
+            }
+
+            /// Any string in a JSON object body, as serde_json or as the
+            /// gateway's own `json.dumps` writes it, comes back exactly.
+            #[test]
+            fn any_utf8_json_body_value_round_trips(
+                param in param(),
+                value in any::<String>(),
+                other in any::<String>(),
+                python in any::<bool>(),
+            ) {
+                let object = serde_json::json!({ param.name(): value, "x-other": other });
+                let body = if python {
+                    crate::pyjson::dumps(&object).into_bytes()
+                } else {
+                    serde_json::to_vec(&object).unwrap()
+                };
+                let headers = HeaderMap::new();
+                let params = Params::new(&headers, None, &body);
+                prop_assert_eq!(params.get(param), Ok(Some(value)));
+            }
+
+            #[test]
+            fn headers_win_over_the_query_which_wins_over_the_body(
+                param in param(),
+                values in prop::collection::vec("[a-zA-Z0-9]{1,8}", 3),
+                sources in prop::collection::vec(any::<bool>(), 3),
+            ) {
+                let mut headers = HeaderMap::new();
+                if sources[0] {
+                    headers.insert(param.name(), HeaderValue::from_str(&values[0]).unwrap());
+                }
+                let query = sources[1].then(|| format!("{}={}", param.name(), values[1]));
+                let body = if sources[2] {
+                    serde_json::to_vec(&serde_json::json!({ param.name(): values[2] })).unwrap()
+                } else {
+                    Vec::new()
+                };
+                let params = Params::new(&headers, query.as_deref(), &body);
+                let expected = sources.iter().position(|s| *s).map(|i| values[i].clone());
+                prop_assert_eq!(params.get(param), Ok(expected));
+            }
+
+            #[test]
+            fn the_first_missing_parameter_is_the_one_named(
+                present in prop::collection::vec(any::<bool>(), 4),
+                wording in prop_oneof![Just(Wording::Table), Just(Wording::Item)],
+            ) {
+                let mut headers = HeaderMap::new();
+                for (param, present) in ALL.iter().zip(&present) {
+                    if *present {
+                        headers.insert(param.name(), HeaderValue::from_static("v"));
+                    }
+                }
+                let params = Params::new(&headers, None, b"");
+                let result = params.require(ALL, wording);
+                match present.iter().position(|p| !p) {
+                    Some(first) => prop_assert_eq!(
+                        result,
+                        Err(ParamError::Missing { param: ALL[first], wording })
+                    ),
+                    None => prop_assert_eq!(result, Ok(["v", "v", "v", "v"].map(String::from))),
+                }
+            }
+
+            /// Whatever the bytes, a lookup answers (a value, nothing, or
+            /// an error the client is shown) and answers the same each time.
+            #[test]
+            fn any_request_bytes_are_answered_without_panicking(
+                header_pairs in prop::collection::vec(
+                    (
+                        prop_oneof![
+                            param().prop_map(|p| p.name().as_bytes().to_vec()),
+                            prop::collection::vec(any::<u8>(), 1..12),
+                        ],
+                        prop::collection::vec(any::<u8>(), 0..16),
+                    ),
+                    0..6,
+                ),
+                query in proptest::option::of(any::<String>()),
+                body in prop_oneof![
+                    prop::collection::vec(any::<u8>(), 0..64),
+                    "\\{(\"(table|artist|songtitle|albumtitle)\": (\"[^\"]*\"|[0-9]+|null|\\[\\]), ?){0,4}\\}?"
+                        .prop_map(String::into_bytes),
+                ],
+            ) {
+                let mut headers = HeaderMap::new();
+                for (name, value) in header_pairs {
+                    if let (Ok(name), Ok(value)) =
+                        (HeaderName::from_bytes(&name), HeaderValue::from_bytes(&value))
+                    {
+                        headers.append(name, value);
+                    }
+                }
+                let params = Params::new(&headers, query.as_deref(), &body);
+                for param in ALL {
+                    let first = params.get(param);
+                    prop_assert_eq!(&first, &params.get(param));
+                    match first {
+                        Ok(_) => {}
+                        Err(ParamError::NotUtf8 { name, .. } | ParamError::Repeated { name, .. }) => {
+                            prop_assert_eq!(name, param.name());
+                        }
+                        Err(ParamError::NotAString { name }) => prop_assert_eq!(name, param.name()),
+                        Err(ParamError::BodyNotJson(_) | ParamError::BodyNotObject(_)) => {}
+                        Err(ParamError::Missing { .. }) => prop_assert!(false, "get never says Missing"),
+                    }
+                }
+                let _ = params.require(ALL, Wording::Item);
+            }
+        }
+    }
 }

@@ -121,4 +121,83 @@ mod tests {
         );
         assert_eq!(dumps(&json!([1, "a", null])), r#"[1, "a", null]"#);
     }
+
+    mod properties {
+        use proptest::prelude::*;
+        use serde_json::{Map, Number, Value};
+
+        use super::super::dumps;
+
+        /// Any JSON value serde_json can hold: every string (controls,
+        /// quotes, astral characters), integers, finite floats, nesting.
+        fn json_value() -> impl Strategy<Value = Value> {
+            let leaf = prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::Bool),
+                any::<i64>().prop_map(Value::from),
+                any::<u64>().prop_map(Value::from),
+                any::<f64>()
+                    .prop_filter_map("finite", Number::from_f64)
+                    .prop_map(Value::Number),
+                any::<String>().prop_map(Value::String),
+            ];
+            leaf.prop_recursive(4, 64, 8, |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..8).prop_map(Value::Array),
+                    prop::collection::vec((any::<String>(), inner), 0..8)
+                        .prop_map(|pairs| Value::Object(pairs.into_iter().collect::<Map<_, _>>())),
+                ]
+            })
+        }
+
+        /// Equal as JSON values; floats within the precision serde_json's
+        /// default (not `float_roundtrip`) parser promises.
+        fn same(a: &Value, b: &Value) -> bool {
+            match (a, b) {
+                (Value::Number(x), Value::Number(y)) if x.is_f64() || y.is_f64() => {
+                    let (x, y) = (
+                        x.as_f64().unwrap_or(f64::NAN),
+                        y.as_f64().unwrap_or(f64::NAN),
+                    );
+                    x == y
+                        // Subnormals keep fewer digits: compare them absolutely.
+                        || (x - y).abs()
+                            <= f64::EPSILON * 4.0 * x.abs().max(y.abs()).max(f64::MIN_POSITIVE)
+                }
+                (Value::Array(x), Value::Array(y)) => {
+                    x.len() == y.len() && x.iter().zip(y).all(|(x, y)| same(x, y))
+                }
+                (Value::Object(x), Value::Object(y)) => {
+                    x.len() == y.len()
+                        && x.iter()
+                            .zip(y)
+                            .all(|((kx, vx), (ky, vy))| kx == ky && same(vx, vy))
+                }
+                _ => a == b,
+            }
+        }
+
+        proptest! {
+            #[test]
+            fn dumps_is_ascii_and_parses_back_to_the_same_value(value in json_value()) {
+                let text = dumps(&value);
+                prop_assert!(text.is_ascii(), "{text}");
+                let back: Value = serde_json::from_str(&text).expect("dumps writes JSON");
+                prop_assert!(same(&back, &value), "{text}");
+            }
+
+            #[test]
+            fn dumps_of_any_string_parses_back_to_it(text in any::<String>()) {
+                let json = dumps(&text);
+                prop_assert!(json.is_ascii(), "{json}");
+                prop_assert!(json.bytes().all(|b| (b' '..=b'~').contains(&b)), "{json}");
+                prop_assert_eq!(serde_json::from_str::<String>(&json).expect("a JSON string"), text);
+            }
+
+            #[test]
+            fn printable_ascii_without_escapes_is_written_as_is(text in "[ !#-\\[\\]-~]*") {
+                prop_assert_eq!(dumps(&text), format!("\"{text}\""));
+            }
+        }
+    }
 }

@@ -179,4 +179,71 @@ mod tests {
             "PUT, DELETE /DemoResourceMusic/DemoResourceMusicTable; GET, PUT, POST, DELETE /DemoResourceMusic/DemoResourceMusicItem"
         );
     }
+
+    mod properties {
+        use http::Method;
+        use proptest::prelude::*;
+
+        use super::super::{Resource, RouteTable, Unrouted};
+
+        /// Paths near the routes (prefix, case, slash and escape tricks) and anything else.
+        fn path() -> impl Strategy<Value = String> {
+            let near = (
+                prop::sample::select(vec!["", "/Test", "/test", "/Prod", "//Test", "/Test/"]),
+                prop::sample::select(vec![
+                    "/DemoResourceMusic/DemoResourceMusicTable",
+                    "/DemoResourceMusic/DemoResourceMusicItem",
+                    "/DemoResourceMusic%2FDemoResourceMusicItem",
+                    "/DemoResourceMusic/../DemoResourceMusic/DemoResourceMusicItem",
+                    "/demoresourcemusic/demoresourcemusicitem",
+                ]),
+                prop::sample::select(vec!["", "/", "?", "%20", "/x"]),
+            )
+                .prop_map(|(stage, resource, tail)| format!("{stage}{resource}{tail}"));
+            prop_oneof![near, any::<String>()]
+        }
+
+        fn method() -> impl Strategy<Value = Method> {
+            prop_oneof![
+                prop::sample::select(vec![
+                    Method::GET,
+                    Method::PUT,
+                    Method::POST,
+                    Method::DELETE,
+                    Method::PATCH,
+                    Method::HEAD,
+                    Method::OPTIONS,
+                    Method::TRACE,
+                    Method::CONNECT,
+                ]),
+                "[A-Za-z]{1,12}".prop_map(|m| Method::from_bytes(m.as_bytes()).unwrap()),
+            ]
+        }
+
+        proptest! {
+            /// Only the exact documented paths are routes, and a route's
+            /// resource also names it for logs and metrics.
+            #[test]
+            fn only_the_exact_paths_under_the_stage_route(
+                stage in prop::sample::select(vec!["Test", "", "/Prod/", "a/b"]),
+                method in method(),
+                path in path(),
+            ) {
+                let table = RouteTable::new(stage);
+                let named = Resource::ALL.into_iter().find(|r| table.path_of(*r) == path);
+                match table.route(&method, &path) {
+                    Ok(_) => {
+                        let resource = named.expect("a routed path is a resource's");
+                        prop_assert!(resource.allow().split(", ").any(|m| m == method.as_str()));
+                    }
+                    Err(Unrouted::MethodNotAllowed(resource)) => {
+                        prop_assert_eq!(Some(resource), named);
+                        prop_assert!(!resource.allow().split(", ").any(|m| m == method.as_str()));
+                    }
+                    Err(Unrouted::NotFound) => prop_assert_eq!(named, None),
+                }
+                prop_assert_eq!(table.resource_path(&path), named.map(Resource::path));
+            }
+        }
+    }
 }

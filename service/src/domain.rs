@@ -402,4 +402,152 @@ mod tests {
             "page_token"
         );
     }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::super::*;
+
+        fn is_name_byte(b: u8) -> bool {
+            b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-')
+        }
+
+        /// Characters of every UTF-8 width, so that byte and character counts differ.
+        fn text(max_chars: usize) -> impl Strategy<Value = String> {
+            prop::collection::vec(
+                prop_oneof![
+                    4 => prop::char::range('a', 'z'),
+                    1 => prop::char::range('\u{80}', '\u{7ff}'),
+                    1 => prop::char::range('\u{800}', '\u{ffff}'),
+                    1 => prop::char::range('\u{10000}', '\u{10ffff}'),
+                    1 => any::<char>(),
+                ],
+                0..max_chars,
+            )
+            .prop_map(|chars| chars.into_iter().collect())
+        }
+
+        proptest! {
+            #[test]
+            fn every_name_of_3_to_255_allowed_characters_is_a_table_name(
+                name in "[A-Za-z0-9_.-]{3,255}",
+            ) {
+                prop_assert_eq!(TableName::parse(name.clone(), "t").map(|n| n.to_string()), Ok(name));
+            }
+
+            #[test]
+            fn table_names_are_accepted_exactly_when_dynamodb_accepts_them(
+                name in prop_oneof![
+                    "[A-Za-z0-9_.-]{0,2}",
+                    "[A-Za-z0-9_.-]{256,300}",
+                    "[A-Za-z0-9_.-]{0,10}[^A-Za-z0-9_.-][A-Za-z0-9_.-]{0,10}",
+                    any::<String>(),
+                    text(300),
+                ],
+            ) {
+                let chars = name.chars().count();
+                let valid = (MIN_TABLE_NAME_LEN..=MAX_TABLE_NAME_LEN).contains(&chars)
+                    && name.bytes().all(is_name_byte);
+                match TableName::parse(name.clone(), "table_name") {
+                    Ok(parsed) => {
+                        prop_assert!(valid, "{name:?} accepted");
+                        prop_assert_eq!(parsed.as_str(), name.as_str());
+                    }
+                    Err(violation) => {
+                        prop_assert!(!valid, "{name:?} refused: {violation}");
+                        prop_assert_eq!(violation.field, "table_name");
+                        prop_assert!(violation.description.starts_with("1 validation error detected: Value '"));
+                        // The echo is bounded, however long the name.
+                        prop_assert!(violation.description.len() <= 300 * 4 + 200, "{}", violation.description.len());
+                        let rule = if chars < MIN_TABLE_NAME_LEN {
+                            "Member must have length greater than or equal to 3"
+                        } else if chars > MAX_TABLE_NAME_LEN {
+                            "Member must have length less than or equal to 255"
+                        } else {
+                            "Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+"
+                        };
+                        prop_assert!(violation.description.ends_with(rule), "{}", violation.description);
+                    }
+                }
+            }
+
+            #[test]
+            fn keys_are_accepted_exactly_within_dynamodbs_byte_limits(
+                artist in prop_oneof![text(700), "a{2040,2056}"],
+                song_title in prop_oneof![text(400), "t{1016,1032}"],
+            ) {
+                let artist_ok = (1..=MAX_PARTITION_KEY_BYTES).contains(&artist.len());
+                let title_ok = (1..=MAX_SORT_KEY_BYTES).contains(&song_title.len());
+                match SongKey::parse(artist.clone(), song_title.clone(), ("artist", "song_title")) {
+                    Ok(key) => {
+                        prop_assert!(artist_ok && title_ok);
+                        prop_assert_eq!((key.artist(), key.song_title()), (artist.as_str(), song_title.as_str()));
+                    }
+                    // The artist is checked first, then the title.
+                    Err(violation) => prop_assert_eq!(
+                        violation.field,
+                        if artist_ok { "song_title" } else { "artist" }
+                    ),
+                }
+            }
+
+            #[test]
+            fn items_are_accepted_exactly_up_to_400_kb_of_names_and_values(
+                artist in "a{1,64}",
+                song_title in "t{1,64}",
+                slack in -64i64..=64,
+                update in any::<bool>(),
+            ) {
+                let key = SongKey::parse(artist.clone(), song_title.clone(), ("artist", "song_title")).unwrap();
+                let fixed = ARTIST.len() + artist.len() + SONG_TITLE.len() + song_title.len() + ALBUM_TITLE.len();
+                let album_len = (MAX_ITEM_BYTES - fixed).saturating_add_signed(slack as isize);
+                let write = if update { Write::Update } else { Write::Put };
+                let result = Song::parse(key, "x".repeat(album_len), "album_title", write);
+                prop_assert_eq!(result.is_ok(), fixed + album_len <= MAX_ITEM_BYTES);
+                if let Err(violation) = result {
+                    prop_assert_eq!(violation.field, "album_title");
+                    prop_assert_eq!(update, violation.description.contains("to update"));
+                }
+            }
+
+            #[test]
+            fn throughput_needs_at_least_one_of_each(read in any::<i64>(), write in any::<i64>()) {
+                match Throughput::parse(read, write) {
+                    Ok(throughput) => {
+                        prop_assert!(read >= 1 && write >= 1);
+                        prop_assert_eq!(throughput, Throughput { read, write });
+                    }
+                    Err(violation) => {
+                        prop_assert!(read < 1 || write < 1);
+                        let field = if read < 1 {
+                            "provisioned_throughput.read_capacity_units"
+                        } else {
+                            "provisioned_throughput.write_capacity_units"
+                        };
+                        prop_assert_eq!(violation.field, field);
+                    }
+                }
+            }
+
+            #[test]
+            fn pages_hold_0_to_100_names_after_a_valid_table_name(
+                page_size in prop_oneof![-2..=102i32, any::<i32>()],
+                token in prop_oneof![Just(String::new()), "[A-Za-z0-9_.-]{3,20}", any::<String>()],
+            ) {
+                let token_ok = token.is_empty() || TableName::parse(token.clone(), "page_token").is_ok();
+                match TablePage::parse(page_size, token.clone()) {
+                    Ok(page) => {
+                        prop_assert!((0..=TablePage::MAX).contains(&page_size) && token_ok);
+                        prop_assert_eq!(page.limit, if page_size == 0 { TablePage::MAX } else { page_size });
+                        prop_assert_eq!(page.after.map(|n| n.to_string()), (!token.is_empty()).then_some(token));
+                    }
+                    Err(violation) => {
+                        let size_ok = (0..=TablePage::MAX).contains(&page_size);
+                        prop_assert!(!size_ok || !token_ok);
+                        prop_assert_eq!(violation.field, if size_ok { "page_token" } else { "page_size" });
+                    }
+                }
+            }
+        }
+    }
 }

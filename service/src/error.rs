@@ -294,4 +294,168 @@ mod tests {
             ITEM_NOT_FOUND
         );
     }
+
+    mod properties {
+        use proptest::prelude::*;
+        use tonic::Code;
+        use tonic_types::StatusExt;
+
+        use super::super::*;
+
+        /// Every kind, listed through a match without a wildcard: a new
+        /// kind breaks this build until it is listed here too.
+        fn kinds() -> Vec<FailureKind> {
+            let all = [
+                FailureKind::ResourceNotFound,
+                FailureKind::ResourceInUse,
+                FailureKind::Validation,
+                FailureKind::ConditionFailed,
+                FailureKind::Throttled,
+                FailureKind::Unavailable,
+                FailureKind::Timeout,
+                FailureKind::CredentialsRejected,
+                FailureKind::TableNotReady,
+                FailureKind::Other,
+            ];
+            for kind in all {
+                match kind {
+                    FailureKind::ResourceNotFound
+                    | FailureKind::ResourceInUse
+                    | FailureKind::Validation
+                    | FailureKind::ConditionFailed
+                    | FailureKind::Throttled
+                    | FailureKind::Unavailable
+                    | FailureKind::Timeout
+                    | FailureKind::CredentialsRejected
+                    | FailureKind::TableNotReady
+                    | FailureKind::Other => {}
+                }
+            }
+            all.to_vec()
+        }
+
+        /// Every operation, listed the same way.
+        fn operations() -> Vec<Operation> {
+            let all = [
+                Operation::CreateTable,
+                Operation::DeleteTable,
+                Operation::DescribeTable,
+                Operation::ListTables,
+                Operation::PutItem,
+                Operation::GetItem,
+                Operation::UpdateItem,
+                Operation::DeleteItem,
+            ];
+            for operation in all {
+                match operation {
+                    Operation::CreateTable
+                    | Operation::DeleteTable
+                    | Operation::DescribeTable
+                    | Operation::ListTables
+                    | Operation::PutItem
+                    | Operation::GetItem
+                    | Operation::UpdateItem
+                    | Operation::DeleteItem => {}
+                }
+            }
+            all.to_vec()
+        }
+
+        /// SPEC §3, row by row.
+        fn spec_code(kind: FailureKind, operation: Operation) -> Code {
+            match (kind, operation) {
+                (FailureKind::ResourceNotFound, _) => Code::NotFound,
+                (FailureKind::ResourceInUse, Operation::CreateTable) => Code::AlreadyExists,
+                (FailureKind::ResourceInUse, _) => Code::FailedPrecondition,
+                (FailureKind::Validation, _) => Code::InvalidArgument,
+                (FailureKind::ConditionFailed, Operation::PutItem | Operation::CreateTable) => {
+                    Code::AlreadyExists
+                }
+                (FailureKind::ConditionFailed, _) => Code::FailedPrecondition,
+                (FailureKind::Throttled, _) => Code::ResourceExhausted,
+                (FailureKind::Unavailable, _) => Code::Unavailable,
+                (FailureKind::Timeout | FailureKind::TableNotReady, _) => Code::DeadlineExceeded,
+                (FailureKind::CredentialsRejected | FailureKind::Other, _) => Code::Internal,
+            }
+        }
+
+        #[test]
+        fn code_for_is_total_and_follows_the_spec_for_every_kind_and_operation() {
+            for kind in kinds() {
+                for operation in operations() {
+                    assert_eq!(
+                        code_for(kind, operation),
+                        spec_code(kind, operation),
+                        "{kind:?} on {operation:?}"
+                    );
+                }
+            }
+        }
+
+        #[test]
+        fn resource_in_use_is_already_exists_only_for_create_table() {
+            for operation in operations() {
+                assert_eq!(
+                    code_for(FailureKind::ResourceInUse, operation) == Code::AlreadyExists,
+                    operation == Operation::CreateTable,
+                    "{operation:?}"
+                );
+            }
+        }
+
+        proptest! {
+            /// Any store failure, whatever DynamoDB's code and message, becomes
+            /// a status with its code, ErrorInfo and, when throttled, RetryInfo.
+            #[test]
+            fn any_store_failure_becomes_a_status_with_error_info(
+                kind in prop::sample::select(kinds()),
+                operation in prop::sample::select(operations()),
+                code in any::<String>(),
+                message in any::<String>(),
+                answered in any::<bool>(),
+            ) {
+                let status: Status = ServiceError::Store(StoreError {
+                    operation,
+                    kind,
+                    code: code.clone(),
+                    message: message.clone(),
+                    dynamodb_answered: answered,
+                })
+                .into();
+                prop_assert_eq!(status.code(), code_for(kind, operation));
+                let info = status.get_details_error_info().expect("ErrorInfo");
+                prop_assert_eq!(&info.reason, &code);
+                prop_assert_eq!(info.domain.as_str(), if answered { DYNAMODB_DOMAIN } else { SERVICE_DOMAIN });
+                prop_assert_eq!(info.metadata.get("operation").map(String::as_str), Some(operation.as_str()));
+                let retry = status.get_details_retry_info().and_then(|r| r.retry_delay);
+                prop_assert_eq!(retry, (kind == FailureKind::Throttled).then_some(THROTTLE_RETRY_DELAY));
+                if kind == FailureKind::CredentialsRejected {
+                    // The cause goes to the log, not to the caller.
+                    prop_assert!(status.message().contains("service's credentials"));
+                } else {
+                    prop_assert_eq!(status.message(), message.as_str());
+                }
+            }
+
+            #[test]
+            fn any_refused_input_is_invalid_argument_with_bad_request(
+                operation in prop::sample::select(operations()),
+                field in prop::sample::select(vec!["table_name", "song.artist", "page_token"]),
+                description in any::<String>(),
+            ) {
+                let status: Status = ServiceError::Invalid {
+                    operation,
+                    violation: Violation { field, description: description.clone() },
+                }
+                .into();
+                prop_assert_eq!(status.code(), Code::InvalidArgument);
+                prop_assert_eq!(status.message(), description.as_str());
+                let info = status.get_details_error_info().expect("ErrorInfo");
+                prop_assert_eq!(info.reason.as_str(), "ValidationException");
+                prop_assert_eq!(info.domain.as_str(), DYNAMODB_DOMAIN);
+                let bad = status.get_details_bad_request().expect("BadRequest");
+                prop_assert_eq!(bad.field_violations[0].field.as_str(), field);
+            }
+        }
+    }
 }

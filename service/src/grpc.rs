@@ -89,6 +89,10 @@ pub fn trace_id(traceparent: &str) -> Option<&str> {
 
 /// The caller's time budget from `grpc-timeout` (`<up to 8 digits><H|M|S|m|u|n>`).
 pub fn grpc_timeout(value: &str) -> Option<Duration> {
+    // ASCII only: the split below is by bytes.
+    if !value.is_ascii() {
+        return None;
+    }
     let (digits, unit) = value.split_at(value.len().checked_sub(1)?);
     if digits.is_empty() || digits.len() > 8 || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
@@ -431,7 +435,17 @@ mod tests {
         assert_eq!(grpc_timeout("1M"), Some(Duration::from_secs(60)));
         assert_eq!(grpc_timeout("5u"), Some(Duration::from_micros(5)));
         assert_eq!(grpc_timeout("7n"), Some(Duration::from_nanos(7)));
-        for bad in ["", "S", "100", "123456789S", "1.5S", "10x", "-1S"] {
+        for bad in [
+            "",
+            "S",
+            "100",
+            "123456789S",
+            "1.5S",
+            "10x",
+            "-1S",
+            "1é",
+            "é",
+        ] {
             assert_eq!(grpc_timeout(bad), None, "{bad:?}");
         }
     }

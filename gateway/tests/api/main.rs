@@ -5,6 +5,7 @@
 mod bad_input;
 mod error_modes;
 mod helpers;
+mod hostile;
 mod parameters;
 mod request_id;
 mod routing;

@@ -1,0 +1,44 @@
+//! The code under fuzzing, compiled from the workspace's own source files so
+//! that the targets exercise exactly what ships, without building the two
+//! programs' network and AWS dependencies:
+//!
+//! - `gateway::params` and `gateway::routes`: music-gateway's
+//!   `gateway/src/params.rs` and `gateway/src/routes.rs`, whole;
+//! - `service::domain`: music-service's `service/src/domain.rs`, whole;
+//! - `service::grpc`: `trace_id` and `grpc_timeout`, lifted out of
+//!   `service/src/grpc.rs` by `build.rs` (the rest of that file is tonic glue).
+//!
+//! The paths are the crates' module paths (`music_gateway::params::Params`
+//! is `music_fuzz::gateway::params::Params`).
+
+// Declared at the top (a `#[path]` inside an inline module would be resolved
+// from src/<module>/, a folder that does not exist) and re-exported below.
+#[doc(hidden)]
+#[allow(dead_code)]
+#[path = "../../gateway/src/params.rs"]
+pub mod gateway_params;
+#[doc(hidden)]
+#[allow(dead_code)]
+#[path = "../../gateway/src/routes.rs"]
+pub mod gateway_routes;
+#[doc(hidden)]
+#[allow(dead_code)]
+#[path = "../../service/src/domain.rs"]
+pub mod service_domain;
+
+/// music-gateway's modules.
+pub mod gateway {
+    pub use super::{gateway_params as params, gateway_routes as routes};
+}
+
+/// music-service's modules.
+pub mod service {
+    pub use super::service_domain as domain;
+
+    /// The readers of gRPC metadata from `service/src/grpc.rs`.
+    pub mod grpc {
+        use std::time::Duration;
+
+        include!(concat!(env!("OUT_DIR"), "/grpc_readers.rs"));
+    }
+}
