@@ -458,7 +458,9 @@ impl Store {
             .map(|_| ())
     }
 
-    /// DescribeTable, with "no such table" as `None`.
+    /// DescribeTable, with "no such table" as `None`. Metrics count it as the
+    /// DescribeTable it is; a failure is reported as part of `op` (the call
+    /// the caller made, e.g. the CreateTable whose table is being awaited).
     async fn describe(
         &self,
         op: Operation,
@@ -469,12 +471,15 @@ impl Store {
             .describe_table()
             .table_name(name.as_str())
             .send()
-            .observed(op)
+            .observed(Operation::DescribeTable)
             .await
         {
             Ok(described) => Ok(described.table().map(TableInfo::from)),
             Err(error) if error.kind == FailureKind::ResourceNotFound => Ok(None),
-            Err(error) => Err(error),
+            Err(error) => Err(StoreError {
+                operation: op,
+                ..error
+            }),
         }
     }
 
