@@ -1,11 +1,9 @@
 //! Many writers at once, over gRPC (64 clients, each on its own connection):
 //!
-//! - 64 × 30 UpdateItems of ONE item: no failure at all, every answer is the
+//! - 64 × 100 UpdateItems of ONE item: no failure at all, every answer is the
 //!   item as that update left it, and the final item is one of the values
 //!   written: in fact the last value of one of the writers, since each writer
-//!   waits for its answer before its next write. (The 64 × 100 takes
-//!   about 30 s on its own on a 2-core machine with debug builds, a third of
-//!   this binary's budget; set `UPDATES` to 100 to run it.)
+//!   waits for its answer before its next write.
 //! - 64 writers × distinct items (PutItem): every acknowledged write is in
 //!   the store, read straight from it with a fresh client.
 
@@ -25,12 +23,11 @@ use crate::{
 
 const TABLE: &str = "ManyWriters";
 const WRITERS: usize = 64;
-const UPDATES: usize = 30;
+const UPDATES: usize = 100;
 const ITEMS_PER_WRITER: usize = 20;
-/// The bound for 6 400 calls, kept for 1 920 on a 2-core machine
-/// with debug builds and other tests running: it catches a stall, not a
-/// slow machine.
-const UPDATES_WITHIN: Duration = Duration::from_secs(30);
+/// A bound that catches a stall, not a slow machine: 6 400 calls take about
+/// 30 s alone on 2 cores with debug builds, longer beside other tests.
+const UPDATES_WITHIN: Duration = Duration::from_secs(150);
 
 fn album(writer: usize, n: usize) -> String {
     format!("Album {writer}-{n}")
