@@ -7,7 +7,7 @@ use std::io::IsTerminal;
 
 use clap::{Args, ValueEnum};
 use tracing_subscriber::{
-    EnvFilter, Layer, Registry, layer::SubscriberExt, util::SubscriberInitExt,
+    EnvFilter, Layer, Registry, filter::LevelFilter, layer::SubscriberExt, util::SubscriberInitExt,
 };
 
 /// `info`, but dynoxide's per-request warnings (it logs every 400 it answers,
@@ -60,12 +60,18 @@ pub fn init(settings: &LogSettings, service_name: &'static str) -> TelemetryGuar
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
     // At trace level the AWS SDK logs whole signed requests, session token
-    // included; credentials never belong in logs, whatever RUST_LOG says.
-    let filter = SECRET_BEARING_TARGETS
-        .iter()
-        .fold(filter, |filter, directive| {
-            filter.add_directive(directive.parse().expect("a valid directive"))
-        });
+    // included; credentials never belong in logs, whatever RUST_LOG says. A
+    // directive sets a target's level (it would also *enable* debug under a
+    // quieter filter), so the caps are added only when tracing is on at all.
+    let filter = if filter.max_level_hint() == Some(LevelFilter::TRACE) {
+        SECRET_BEARING_TARGETS
+            .iter()
+            .fold(filter, |filter, directive| {
+                filter.add_directive(directive.parse().expect("a valid directive"))
+            })
+    } else {
+        filter
+    };
     let logs: Box<dyn Layer<Registry> + Send + Sync> = match settings.log_format {
         LogFormat::Text => tracing_subscriber::fmt::layer()
             .with_writer(std::io::stderr)

@@ -222,7 +222,7 @@ impl MusicService {
                 oversized_is_resource_exhausted,
             ))
             .add_routes(self.routes)
-            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), drain);
+            .serve_with_incoming_shutdown(incoming_nodelay(listener), drain);
         let served = tokio::select! {
             served = server => served.map_err(StartError::from),
             () = grace_over => {
@@ -254,6 +254,21 @@ impl MusicService {
             embedded.stop().await;
         }
     }
+}
+
+/// Accepted connections with Nagle's algorithm off: tonic's own `tcp_nodelay`
+/// setting applies only to listeners it binds, and small gRPC frames left
+/// waiting for an ACK cost tens of milliseconds at low concurrency.
+fn incoming_nodelay(
+    listener: TcpListener,
+) -> impl tokio_stream::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
+    use tokio_stream::StreamExt;
+    TcpListenerStream::new(listener).map(|accepted| {
+        if let Ok(stream) = &accepted {
+            let _ = stream.set_nodelay(true);
+        }
+        accepted
+    })
 }
 
 /// tonic answers an oversized message with OUT_OF_RANGE; gRPC's own

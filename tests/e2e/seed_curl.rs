@@ -83,6 +83,15 @@ fn the_tutorials_curl_commands_work_through_the_two_process_stack() {
         curl(&DELETE_TABLE.replace(TUTORIAL_HOST, &stack.base_url()));
         std::thread::sleep(std::time::Duration::from_millis(200));
         for program in [&stack.gateway, &stack.service] {
+            // At the default level the AWS SDK says nothing per call (its
+            // debug output would cost more CPU than the call itself).
+            assert!(
+                !program.log_text().contains("aws_smithy")
+                    && !program.log_text().contains("aws_sigv4"),
+                "[{}] no AWS SDK lines at info level:\n{}",
+                store.name(),
+                program.log_text()
+            );
             assert!(
                 program.log_text().contains("e2e-trace-42"),
                 "[{}] request id in the log:\n{}",

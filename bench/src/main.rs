@@ -1,0 +1,60 @@
+//! music-bench: parse the command line, then either run the benchmark (the
+//! default) or serve the ceiling handler (`ceiling-server`, the subprocess
+//! the benchmark starts for its *ceiling* scenario). Ctrl-C and SIGTERM stop
+//! the run; every process it started is killed on the way out.
+
+mod ceiling;
+mod cli;
+mod dynamodb_local;
+mod grpc_load;
+mod http;
+mod process;
+mod report;
+mod run;
+mod scenario;
+mod wrk;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Some(Command::CeilingServer { listen }) => ceiling::serve(listen, shutdown_signal())
+            .await
+            .map_err(run::BenchError::from),
+        None => tokio::select! {
+            outcome = run::run(cli.settings) => outcome,
+            () = shutdown_signal() => Err(run::BenchError::Interrupted),
+        },
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("music-bench: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// SIGINT or SIGTERM. When the signal handlers cannot be installed the run
+/// goes on without them (the children are still killed when it ends).
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) {
+        (Ok(mut interrupt), Ok(mut terminate)) => {
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
+            }
+        }
+        _ => std::future::pending().await,
+    }
+}

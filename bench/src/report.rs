@@ -1,0 +1,397 @@
+//! The report: the machine and commit measured, one table of scenario ×
+//! concurrency, the processes' start-up times and RSS, and the ratios the
+//! performance targets are stated in, all from the same run. Markdown, so it
+//! reads in a terminal and pastes into BENCHMARKS.md.
+
+use std::{fmt::Write as _, process::Command, time::Duration};
+
+use crate::{
+    run::Cell,
+    scenario::{ScenarioId, Store},
+};
+
+/// The concurrency the targets are stated at.
+pub(crate) const TARGET_CONCURRENCY: u32 = 64;
+
+#[derive(Debug)]
+pub(crate) struct Row {
+    pub(crate) scenario: ScenarioId,
+    pub(crate) concurrency: u32,
+    pub(crate) cell: Cell,
+}
+
+#[derive(Debug)]
+pub(crate) struct ProcessRow {
+    pub(crate) stack: String,
+    pub(crate) process: String,
+    pub(crate) to_listening: Option<Duration>,
+    pub(crate) to_ready: Option<Duration>,
+    pub(crate) idle_kib: Option<u64>,
+    pub(crate) peak_kib: Option<u64>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Report {
+    pub(crate) commit: String,
+    pub(crate) machine: String,
+    /// /proc/loadavg when the run started and ended: how busy the machine was.
+    pub(crate) load_before: String,
+    pub(crate) load_after: String,
+    pub(crate) wrk: String,
+    pub(crate) duration_secs: u64,
+    pub(crate) warmup_secs: u64,
+    pub(crate) rust_log: String,
+    pub(crate) rows: Vec<Row>,
+    pub(crate) processes: Vec<ProcessRow>,
+}
+
+impl Report {
+    pub(crate) fn render(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "\n## music-bench at {}\n", self.commit);
+        let _ = writeln!(out, "- machine: {}", self.machine);
+        let _ = writeln!(
+            out,
+            "- load average (1, 5, 15 min): {} at the start, {} at the end",
+            self.load_before, self.load_after
+        );
+        let _ = writeln!(
+            out,
+            "- load: {}; gRPC: tonic + hdrhistogram in music-bench; {} s per cell after {} s of warm-up",
+            self.wrk, self.duration_secs, self.warmup_secs
+        );
+        let _ = writeln!(out, "- RUST_LOG of the programs: `{}`", self.rust_log);
+        let _ = writeln!(
+            out,
+            "- figures share 2 noisy cores with the load generator: compare ratios within this run only\n"
+        );
+
+        let _ = writeln!(
+            out,
+            "| scenario | store | path | conc. | req/s | p50 | p99 | p99.9 | errors | CPU/req |"
+        );
+        let _ = writeln!(out, "|---|---|---|--:|--:|--:|--:|--:|--:|--:|");
+        for row in &self.rows {
+            let c = &row.cell;
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {:.0} | {} | {} | {} | {} | {} |",
+                row.scenario.name(),
+                row.scenario.store().map_or("-", Store::label),
+                row.scenario.path(),
+                row.concurrency,
+                c.requests_per_sec,
+                duration(c.p50),
+                duration(c.p99),
+                duration(c.p999),
+                c.errors,
+                c.cpu_per_request.map_or("-".into(), duration)
+            );
+        }
+
+        let _ = writeln!(
+            out,
+            "\n| stack | process | exec → listening | exec → ready | idle RSS | peak RSS under load |"
+        );
+        let _ = writeln!(out, "|---|---|--:|--:|--:|--:|");
+        for p in &self.processes {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} | {} |",
+                p.stack,
+                p.process,
+                p.to_listening.map_or("-".into(), millis),
+                p.to_ready.map_or("-".into(), millis),
+                p.idle_kib.map_or("-".into(), mib),
+                p.peak_kib.map_or("-".into(), mib),
+            );
+        }
+
+        let _ = writeln!(
+            out,
+            "\n| ratio (same run; at {TARGET_CONCURRENCY} connections) | value | target | |"
+        );
+        let _ = writeln!(out, "|---|--:|--:|---|");
+        for ratio in self.ratios() {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} |",
+                ratio.what,
+                ratio.value,
+                ratio.target,
+                match ratio.met {
+                    Some(true) => "met",
+                    Some(false) => "**not met**",
+                    None => "n/a",
+                }
+            );
+        }
+        out
+    }
+
+    fn cell(&self, scenario: ScenarioId) -> Option<&Cell> {
+        self.rows
+            .iter()
+            .find(|r| r.scenario == scenario && r.concurrency == TARGET_CONCURRENCY)
+            .map(|r| &r.cell)
+    }
+
+    fn process(&self, stack: &str, process: &str) -> Option<&ProcessRow> {
+        self.processes
+            .iter()
+            .find(|p| p.stack == stack && p.process == process)
+    }
+
+    fn ratios(&self) -> Vec<Ratio> {
+        use ScenarioId as S;
+        let mut ratios = Vec::new();
+        let throughput = |what: &str, ours: S, base: S, target: f64| {
+            let value = self
+                .cell(ours)
+                .zip(self.cell(base))
+                .map(|(a, b)| a.requests_per_sec / b.requests_per_sec.max(1e-9));
+            Ratio {
+                what: format!("{what}: {} / {} req/s", ours.name(), base.name()),
+                value: value.map_or("n/a".into(), |v| format!("{:.0} %", v * 100.0)),
+                target: format!("≥ {:.0} %", target * 100.0),
+                met: value.map(|v| v >= target),
+            }
+        };
+        ratios.push(throughput(
+            "REST in-process vs ceiling",
+            S::RestInProcess,
+            S::Ceiling,
+            0.25,
+        ));
+        let by_cpu = self
+            .cell(S::Ceiling)
+            .and_then(|c| c.cpu_per_request)
+            .zip(self.cell(S::RestInProcess).and_then(|c| c.cpu_per_request))
+            .map(|(ceiling, ours)| ceiling.as_secs_f64() / ours.as_secs_f64().max(1e-12));
+        ratios.push(Ratio {
+            what:
+                "same, by server CPU per request (load generator left out): ceiling / rest-inproc"
+                    .into(),
+            value: by_cpu.map_or("n/a".into(), |v| format!("{:.0} %", v * 100.0)),
+            target: "≥ 25 %".into(),
+            met: by_cpu.map(|v| v >= 0.25),
+        });
+        ratios.push(throughput(
+            "REST vs direct gRPC, embedded",
+            S::RestInProcess,
+            S::Grpc,
+            0.80,
+        ));
+        ratios.push(throughput(
+            "REST vs direct gRPC, embedded",
+            S::RestTwoProcess,
+            S::Grpc,
+            0.80,
+        ));
+        ratios.push(throughput(
+            "REST vs direct gRPC, DynamoDB Local",
+            S::RestInProcessDdb,
+            S::GrpcDdb,
+            0.80,
+        ));
+        ratios.push(throughput(
+            "REST vs direct gRPC, DynamoDB Local",
+            S::RestTwoProcessDdb,
+            S::GrpcDdb,
+            0.80,
+        ));
+        ratios.push(throughput(
+            "gateway vs DynamoDB Local alone",
+            S::RestInProcessDdb,
+            S::DdbDirect,
+            0.60,
+        ));
+        ratios.push(throughput(
+            "gateway vs DynamoDB Local alone",
+            S::RestTwoProcessDdb,
+            S::DdbDirect,
+            0.60,
+        ));
+        for scenario in ScenarioId::ALL.into_iter().filter(|s| s.is_ours()) {
+            let Some(cell) = self.cell(scenario) else {
+                continue;
+            };
+            let value = cell.p99.as_secs_f64() / cell.p50.as_secs_f64().max(1e-9);
+            ratios.push(Ratio {
+                what: format!("p99 / p50, {}", scenario.name()),
+                value: format!(
+                    "{value:.1} ({} / {})",
+                    duration(cell.p99),
+                    duration(cell.p50)
+                ),
+                target: "≤ 3".into(),
+                met: Some(value <= 3.0),
+            });
+        }
+        let rss = |stack: &str, processes: &[&str]| -> Option<u64> {
+            processes
+                .iter()
+                .map(|p| self.process(stack, p).and_then(|p| p.idle_kib))
+                .sum()
+        };
+        let limit_kib = 30 * 1024;
+        for (what, stack, processes) in [
+            (
+                "idle RSS, gateway + service (two processes)",
+                "two processes, embedded",
+                &["music-gateway (--upstream)", "music-service"][..],
+            ),
+            (
+                "idle RSS, gateway with the service in-process",
+                "in-process, embedded",
+                &["music-gateway (in-process)"][..],
+            ),
+        ] {
+            let value = rss(stack, processes);
+            ratios.push(Ratio {
+                what: what.into(),
+                value: value.map_or("n/a".into(), mib),
+                target: "≤ 30.0 MiB".into(),
+                met: value.map(|v| v <= limit_kib),
+            });
+        }
+        for (what, stack, process) in [
+            (
+                "ready after exec, service (embedded)",
+                "two processes, embedded",
+                "music-service",
+            ),
+            (
+                "ready after exec, gateway in-process (embedded)",
+                "in-process, embedded",
+                "music-gateway (in-process)",
+            ),
+            (
+                "ready after exec, pure gateway (service up)",
+                "two processes, embedded",
+                "music-gateway (--upstream)",
+            ),
+        ] {
+            let value = self.process(stack, process).and_then(|p| p.to_ready);
+            ratios.push(Ratio {
+                what: what.into(),
+                value: value.map_or("n/a".into(), millis),
+                target: "≤ 100 ms".into(),
+                met: value.map(|v| v <= Duration::from_millis(100)),
+            });
+        }
+        ratios
+    }
+}
+
+#[derive(Debug)]
+struct Ratio {
+    what: String,
+    value: String,
+    target: String,
+    met: Option<bool>,
+}
+
+/// A latency: µs below 1 ms, else ms with two decimals, else s.
+pub(crate) fn duration(d: Duration) -> String {
+    let micros = d.as_micros();
+    if micros < 1000 {
+        format!("{micros} µs")
+    } else if micros < 1_000_000 {
+        format!("{:.2} ms", micros as f64 / 1000.0)
+    } else {
+        format!("{:.2} s", d.as_secs_f64())
+    }
+}
+
+fn millis(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+}
+
+fn mib(kib: u64) -> String {
+    format!("{:.1} MiB", kib as f64 / 1024.0)
+}
+
+/// `git rev-parse --short HEAD` of the current folder, marked when the work
+/// tree has uncommitted changes to tracked files.
+pub(crate) fn commit() -> String {
+    let git = |args: &[&str]| {
+        Command::new("git")
+            .args(args)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+    };
+    match git(&["rev-parse", "--short", "HEAD"]) {
+        Some(hash) => match git(&["status", "--porcelain", "--untracked-files=no"]) {
+            Some(changes) if !changes.is_empty() => {
+                format!("commit {hash} (with uncommitted changes)")
+            }
+            _ => format!("commit {hash}"),
+        },
+        None => "an unknown commit".into(),
+    }
+}
+
+/// The three load averages of /proc/loadavg.
+pub(crate) fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// CPU model, core count and memory, from /proc.
+pub(crate) fn machine() -> String {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("model name"))
+        .and_then(|l| l.split_once(':'))
+        .map_or("unknown CPU", |(_, m)| m.trim())
+        .to_owned();
+    let cores = std::thread::available_parallelism().map_or(0, usize::from);
+    let memory = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .find_map(|l| l.strip_prefix("MemTotal:"))
+                .and_then(|v| v.trim().strip_suffix("kB"))
+                .and_then(|v| v.trim().parse::<u64>().ok())
+        })
+        .map_or("unknown memory".into(), |kib| {
+            format!("{:.1} GiB", kib as f64 / 1024.0 / 1024.0)
+        });
+    format!("{cores} cores ({model}), {memory}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latencies_are_written_in_their_unit() {
+        assert_eq!(duration(Duration::from_micros(850)), "850 µs");
+        assert_eq!(duration(Duration::from_micros(1_234)), "1.23 ms");
+        assert_eq!(duration(Duration::from_millis(2_500)), "2.50 s");
+    }
+
+    #[test]
+    fn ratios_are_missing_when_their_scenarios_did_not_run() {
+        let report = Report {
+            commit: String::new(),
+            machine: String::new(),
+            load_before: String::new(),
+            load_after: String::new(),
+            wrk: String::new(),
+            duration_secs: 1,
+            warmup_secs: 0,
+            rust_log: String::new(),
+            rows: Vec::new(),
+            processes: Vec::new(),
+        };
+        let ratios = report.ratios();
+        assert!(ratios.iter().all(|r| r.met.is_none()));
+    }
+}

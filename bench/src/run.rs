@@ -1,0 +1,584 @@
+//! One benchmark run: for each group of scenarios, start what it measures
+//! (the ceiling server, the gateway with the service in its process, the
+//! gateway and the service as two processes, DynamoDB Local), wait until it
+//! answers, seed it, measure every concurrency (warm-up, then the measured
+//! cell with the processes' RSS sampled), stop it; then print the report.
+//! Everything started is a [`Program`], killed when dropped, so an error or
+//! Ctrl-C anywhere stops it all.
+
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+use crate::{
+    cli::Settings,
+    dynamodb_local::{self, DynamoDbLocal},
+    grpc_load, http,
+    process::{Program, RssSampler},
+    report::{self, ProcessRow, Report, Row},
+    scenario::{ALBUM_TITLE, ARTIST, ITEM_PATH, SONG_TITLE, ScenarioId, Store, TABLE},
+    wrk::{Shape, Wrk},
+};
+
+/// How long a started program may take to answer its first request.
+const READY_TIMEOUT: Duration = Duration::from_secs(30);
+/// Seconds of load DynamoDB Local gets before its first measured cell, so
+/// that its JIT has compiled the GetItem path.
+const DYNAMODB_LOCAL_WARMUP: Duration = Duration::from_secs(5);
+
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum BenchError {
+    #[error("{0}")]
+    Setup(String),
+    #[error("load failed: {0}")]
+    Load(String),
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    #[error("interrupted; the processes it started were stopped")]
+    Interrupted,
+}
+
+/// One measured cell: scenario × concurrency.
+#[derive(Debug, Clone)]
+pub(crate) struct Cell {
+    pub(crate) requests: u64,
+    pub(crate) requests_per_sec: f64,
+    pub(crate) p50: Duration,
+    pub(crate) p99: Duration,
+    pub(crate) p999: Duration,
+    /// Failed requests: transport errors, timeouts, non-2xx answers, gRPC errors.
+    pub(crate) errors: u64,
+    /// CPU time the measured processes (not the load generator) spent per
+    /// request: less sensitive to a busy machine than requests/s.
+    pub(crate) cpu_per_request: Option<Duration>,
+}
+
+/// How a scenario's load is sent.
+#[derive(Debug, Clone, Copy)]
+enum Load {
+    Http(SocketAddr, Shape),
+    Grpc(SocketAddr),
+}
+
+/// The programs of one stack, with their RSS.
+#[derive(Debug)]
+struct Stack {
+    label: String,
+    programs: Vec<Program>,
+    idle_kib: Vec<Option<u64>>,
+    peak_kib: Vec<u64>,
+}
+
+impl Stack {
+    fn new(label: &str, programs: Vec<Program>) -> Self {
+        let n = programs.len();
+        Self {
+            label: label.to_owned(),
+            programs,
+            idle_kib: vec![None; n],
+            peak_kib: vec![0; n],
+        }
+    }
+
+    /// Records idle RSS, after a moment for start-up work to settle.
+    async fn settle(&mut self) {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        self.idle_kib = self.programs.iter().map(Program::rss_kib).collect();
+    }
+
+    fn pids(&self) -> Vec<u32> {
+        self.programs.iter().map(Program::pid).collect()
+    }
+
+    /// Stops its programs, last started first, and hands back their rows.
+    async fn stop(mut self) -> Vec<ProcessRow> {
+        let rows = self
+            .programs
+            .iter()
+            .zip(&self.idle_kib)
+            .zip(&self.peak_kib)
+            .map(|((program, idle), peak)| ProcessRow {
+                stack: self.label.clone(),
+                process: program.name.clone(),
+                to_listening: Some(program.to_listening),
+                to_ready: program.to_ready,
+                idle_kib: *idle,
+                peak_kib: (*peak > 0).then_some(*peak),
+            })
+            .collect();
+        while let Some(program) = self.programs.pop() {
+            program.stop().await;
+        }
+        rows
+    }
+}
+
+/// The binaries a run starts.
+#[derive(Debug)]
+struct Binaries {
+    me: PathBuf,
+    service: PathBuf,
+    gateway: PathBuf,
+}
+
+impl Binaries {
+    fn find(dir: Option<&Path>) -> Result<Self, BenchError> {
+        let me = std::env::current_exe()?;
+        let dir = match dir {
+            Some(dir) => dir.to_owned(),
+            None => me
+                .parent()
+                .map(Path::to_owned)
+                .ok_or_else(|| BenchError::Setup("cannot tell this binary's folder".into()))?,
+        };
+        let find = |name: &str| {
+            let path = dir.join(name);
+            if path.is_file() {
+                Ok(path)
+            } else {
+                Err(BenchError::Setup(format!(
+                    "{} is not built; run `cargo build --release --workspace` first \
+                     (scripts/bench.sh builds and runs everything), or pass --bin-dir",
+                    path.display()
+                )))
+            }
+        };
+        Ok(Self {
+            service: find("music-service")?,
+            gateway: find("music-gateway")?,
+            me,
+        })
+    }
+}
+
+/// The state of a run.
+#[derive(Debug)]
+struct Bench {
+    settings: Settings,
+    scenarios: Vec<ScenarioId>,
+    binaries: Binaries,
+    wrk: Wrk,
+    rows: Vec<Row>,
+    processes: Vec<ProcessRow>,
+}
+
+/// Runs the benchmark the settings ask for and prints its report on stdout
+/// (progress goes to stderr).
+pub(crate) async fn run(settings: Settings) -> Result<(), BenchError> {
+    if settings.duration_secs == 0 {
+        return Err(BenchError::Setup(
+            "--duration-secs must be at least 1".into(),
+        ));
+    }
+    let mut scenarios: Vec<ScenarioId> = if settings.scenarios.is_empty() {
+        ScenarioId::ALL.to_vec()
+    } else {
+        settings.scenarios.clone()
+    };
+    if settings.skip_dynamodb_local {
+        scenarios.retain(|s| s.store() != Some(Store::DynamoDbLocal));
+    }
+    scenarios.sort();
+    scenarios.dedup();
+    if scenarios.is_empty() {
+        return Err(BenchError::Setup("no scenario left to run".into()));
+    }
+    let binaries = Binaries::find(settings.bin_dir.as_deref())?;
+    let wrk = Wrk::new(&settings.wrk).await?;
+    let ddb_dir = if scenarios
+        .iter()
+        .any(|s| s.store() == Some(Store::DynamoDbLocal))
+    {
+        Some(dynamodb_local::find(
+            settings.dynamodb_local_dir.as_deref(),
+        )?)
+    } else {
+        None
+    };
+    let cells = scenarios.len() * settings.concurrency.len();
+    eprintln!(
+        "music-bench: {} scenarios × {} concurrencies, {} s + {} s warm-up per cell (about {} s of load)",
+        scenarios.len(),
+        settings.concurrency.len(),
+        settings.duration_secs,
+        settings.warmup_secs,
+        cells as u64 * (settings.duration_secs + settings.warmup_secs)
+    );
+    let load_before = report::load_average();
+    let mut bench = Bench {
+        settings,
+        scenarios,
+        binaries,
+        wrk,
+        rows: Vec::new(),
+        processes: Vec::new(),
+    };
+
+    bench.ceiling().await?;
+    bench.stacks(Store::Embedded, None).await?;
+    if let Some(dir) = ddb_dir {
+        let java = bench.settings.java.clone();
+        let local = DynamoDbLocal::start(&dir, &java).await?;
+        local.seed().await?;
+        let idle = local.program.rss_kib();
+        eprintln!(
+            "DynamoDB Local ready on {} in {:.1} s; warming it up",
+            local.addr,
+            local.program.to_ready.unwrap_or_default().as_secs_f64()
+        );
+        bench
+            .wrk
+            .run(local.addr, Shape::DynamoDbGetItem, 8, DYNAMODB_LOCAL_WARMUP)
+            .await?;
+        let pid = local.program.pid();
+        let sampler = RssSampler::start(vec![pid]);
+        let mut measured = Ok(());
+        if bench.selected(ScenarioId::DdbDirect) {
+            let load = Load::Http(local.addr, Shape::DynamoDbGetItem);
+            measured = bench.measure_all(ScenarioId::DdbDirect, load, &[pid]).await;
+        }
+        if measured.is_ok() {
+            measured = bench.stacks(Store::DynamoDbLocal, Some(&local)).await;
+        }
+        let peak = sampler.stop().await;
+        bench.processes.push(ProcessRow {
+            stack: "dynamodb-local".into(),
+            process: local.program.name.clone(),
+            to_listening: None,
+            to_ready: local.program.to_ready,
+            idle_kib: idle,
+            peak_kib: peak.first().copied(),
+        });
+        local.program.stop().await;
+        measured?;
+    }
+
+    let report = Report {
+        commit: report::commit(),
+        machine: report::machine(),
+        load_before,
+        load_after: report::load_average(),
+        wrk: bench.wrk.version().await,
+        duration_secs: bench.settings.duration_secs,
+        warmup_secs: bench.settings.warmup_secs,
+        rust_log: bench.settings.rust_log.clone(),
+        rows: bench.rows,
+        processes: bench.processes,
+    };
+    print!("{}", report.render());
+    Ok(())
+}
+
+impl Bench {
+    fn selected(&self, scenario: ScenarioId) -> bool {
+        self.scenarios.contains(&scenario)
+    }
+
+    /// The environment of the programs under test: the log filter, and dummy
+    /// AWS credentials and region so that the SDK's credential chain ends at
+    /// once (DynamoDB Local accepts any).
+    fn envs(&self) -> Vec<(&str, &str)> {
+        vec![
+            ("RUST_LOG", self.settings.rust_log.as_str()),
+            ("AWS_ACCESS_KEY_ID", "test"),
+            ("AWS_SECRET_ACCESS_KEY", "test"),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+            ("AWS_CONFIG_FILE", "/dev/null"),
+            ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null"),
+        ]
+    }
+
+    async fn ceiling(&mut self) -> Result<(), BenchError> {
+        if !self.selected(ScenarioId::Ceiling) {
+            return Ok(());
+        }
+        let args = ["ceiling-server", "--listen", "127.0.0.1:0"].map(String::from);
+        let mut program = Program::start(
+            "ceiling-server",
+            &self.binaries.me,
+            &args,
+            &self.envs(),
+            None,
+            1,
+        )
+        .await?;
+        let addr = program.addr("http");
+        await_ready(&mut program, addr, "/").await?;
+        let mut stack = Stack::new("ceiling", vec![program]);
+        stack.settle().await;
+        let measured = self
+            .measure(
+                &mut stack,
+                ScenarioId::Ceiling,
+                Load::Http(addr, Shape::RestGetItem),
+            )
+            .await;
+        self.processes.extend(stack.stop().await);
+        measured
+    }
+
+    /// The in-process and the two-process stacks on `store`.
+    async fn stacks(
+        &mut self,
+        store: Store,
+        local: Option<&DynamoDbLocal>,
+    ) -> Result<(), BenchError> {
+        let (rest_inproc, write_mix, rest_2proc, grpc) = match store {
+            Store::Embedded => (
+                ScenarioId::RestInProcess,
+                Some(ScenarioId::WriteMix),
+                ScenarioId::RestTwoProcess,
+                ScenarioId::Grpc,
+            ),
+            Store::DynamoDbLocal => (
+                ScenarioId::RestInProcessDdb,
+                None,
+                ScenarioId::RestTwoProcessDdb,
+                ScenarioId::GrpcDdb,
+            ),
+        };
+        let store_args: Vec<String> = match local {
+            None => vec!["--in-memory".into()],
+            Some(local) => vec![
+                "--backend".into(),
+                "dynamodb".into(),
+                "--dynamodb-endpoint".into(),
+                local.endpoint(),
+            ],
+        };
+
+        if self.selected(rest_inproc) || write_mix.is_some_and(|w| self.selected(w)) {
+            let mut args: Vec<String> = ["--listen", "127.0.0.1:0", "--grpc-listen", "127.0.0.1:0"]
+                .map(String::from)
+                .to_vec();
+            args.extend(store_args.iter().cloned());
+            let mut gateway = Program::start(
+                "music-gateway (in-process)",
+                &self.binaries.gateway,
+                &args,
+                &self.envs(),
+                None,
+                2,
+            )
+            .await?;
+            let (http, grpc) = (gateway.addr("http"), gateway.addr("grpc"));
+            await_ready(&mut gateway, http, "/readyz").await?;
+            grpc_load::seed(grpc).await?;
+            check_get_item(http).await?;
+            let mut stack = Stack::new(&format!("in-process, {}", store.label()), vec![gateway]);
+            stack.settle().await;
+            let mut measured = Ok(());
+            if self.selected(rest_inproc) {
+                measured = self
+                    .measure(
+                        &mut stack,
+                        rest_inproc,
+                        Load::Http(http, Shape::RestGetItem),
+                    )
+                    .await;
+            }
+            if let Some(write_mix) = write_mix.filter(|w| self.selected(*w))
+                && measured.is_ok()
+            {
+                measured = self
+                    .measure(&mut stack, write_mix, Load::Http(http, Shape::RestWriteMix))
+                    .await;
+            }
+            self.processes.extend(stack.stop().await);
+            measured?;
+        }
+
+        if self.selected(rest_2proc) || self.selected(grpc) {
+            let mut args: Vec<String> =
+                ["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"]
+                    .map(String::from)
+                    .to_vec();
+            args.extend(store_args.iter().cloned());
+            let mut service = Program::start(
+                "music-service",
+                &self.binaries.service,
+                &args,
+                &self.envs(),
+                None,
+                2,
+            )
+            .await?;
+            let (service_grpc, admin) = (service.addr("grpc"), service.addr("admin"));
+            await_ready(&mut service, admin, "/readyz").await?;
+            let upstream = format!("http://{service_grpc}");
+            let args = ["--listen", "127.0.0.1:0", "--upstream", &upstream].map(String::from);
+            let mut gateway = Program::start(
+                "music-gateway (--upstream)",
+                &self.binaries.gateway,
+                &args,
+                &self.envs(),
+                None,
+                1,
+            )
+            .await?;
+            let http = gateway.addr("http");
+            await_ready(&mut gateway, http, "/readyz").await?;
+            grpc_load::seed(service_grpc).await?;
+            check_get_item(http).await?;
+            let mut stack = Stack::new(
+                &format!("two processes, {}", store.label()),
+                vec![service, gateway],
+            );
+            stack.settle().await;
+            let mut measured = Ok(());
+            if self.selected(rest_2proc) {
+                measured = self
+                    .measure(&mut stack, rest_2proc, Load::Http(http, Shape::RestGetItem))
+                    .await;
+            }
+            if self.selected(grpc) && measured.is_ok() {
+                measured = self
+                    .measure(&mut stack, grpc, Load::Grpc(service_grpc))
+                    .await;
+            }
+            self.processes.extend(stack.stop().await);
+            measured?;
+        }
+        Ok(())
+    }
+
+    /// Every concurrency of `scenario` on `stack`, its peak RSS kept.
+    async fn measure(
+        &mut self,
+        stack: &mut Stack,
+        scenario: ScenarioId,
+        load: Load,
+    ) -> Result<(), BenchError> {
+        let sampler = RssSampler::start(stack.pids());
+        let measured = self.measure_all(scenario, load, &stack.pids()).await;
+        for (peak, sampled) in stack.peak_kib.iter_mut().zip(sampler.stop().await) {
+            *peak = (*peak).max(sampled);
+        }
+        measured
+    }
+
+    async fn measure_all(
+        &mut self,
+        scenario: ScenarioId,
+        load: Load,
+        pids: &[u32],
+    ) -> Result<(), BenchError> {
+        let duration = Duration::from_secs(self.settings.duration_secs);
+        let warmup = Duration::from_secs(self.settings.warmup_secs);
+        for concurrency in self.settings.concurrency.clone() {
+            if !warmup.is_zero() {
+                self.drive(load, concurrency, warmup).await?;
+            }
+            let cpu_before = cpu_time(pids);
+            let mut cell = self.drive(load, concurrency, duration).await?;
+            if let (Some(before), Some(after)) = (cpu_before, cpu_time(pids))
+                && cell.requests > 0
+            {
+                let spent = after.saturating_sub(before).as_secs_f64();
+                cell.cpu_per_request = Some(Duration::from_secs_f64(spent / cell.requests as f64));
+            }
+            let rss: Vec<String> = pids
+                .iter()
+                .map(|pid| {
+                    crate::process::rss_kib(*pid)
+                        .map_or("?".into(), |kib| format!("{:.1}", kib as f64 / 1024.0))
+                })
+                .collect();
+            eprintln!(
+                "  {:<16} c={:<4} {:>9.0} req/s ({} requests)  p50 {:>9}  p99 {:>9}  p99.9 {:>9}  errors {}  CPU/req {}  (RSS MiB now: {})",
+                scenario.name(),
+                concurrency,
+                cell.requests_per_sec,
+                cell.requests,
+                report::duration(cell.p50),
+                report::duration(cell.p99),
+                report::duration(cell.p999),
+                cell.errors,
+                cell.cpu_per_request.map_or("-".into(), report::duration),
+                rss.join(", ")
+            );
+            self.rows.push(Row {
+                scenario,
+                concurrency,
+                cell,
+            });
+        }
+        Ok(())
+    }
+
+    async fn drive(
+        &self,
+        load: Load,
+        concurrency: u32,
+        duration: Duration,
+    ) -> Result<Cell, BenchError> {
+        match load {
+            Load::Http(addr, shape) => self.wrk.run(addr, shape, concurrency, duration).await,
+            Load::Grpc(addr) => {
+                grpc_load::get_item(addr, concurrency, self.settings.grpc_channels, duration).await
+            }
+        }
+    }
+}
+
+/// CPU time of all of `pids` so far.
+fn cpu_time(pids: &[u32]) -> Option<Duration> {
+    pids.iter().map(|pid| crate::process::cpu_time(*pid)).sum()
+}
+
+/// Polls `GET path` until it answers 200 and records exec → that answer.
+async fn await_ready(
+    program: &mut Program,
+    addr: SocketAddr,
+    path: &str,
+) -> Result<(), BenchError> {
+    match http::await_ok(addr, path, READY_TIMEOUT).await {
+        Some(at) => {
+            program.to_ready = Some(at.duration_since(program.exec_at));
+            eprintln!(
+                "{} ready: listening {:.1} ms, answering {} {:.1} ms after exec",
+                program.name,
+                program.to_listening.as_secs_f64() * 1000.0,
+                path,
+                at.duration_since(program.exec_at).as_secs_f64() * 1000.0
+            );
+            Ok(())
+        }
+        None => Err(BenchError::Setup(format!(
+            "{} did not answer GET {path} with 200 within {}s; its last lines:\n{}",
+            program.name,
+            READY_TIMEOUT.as_secs(),
+            program.log_tail()
+        ))),
+    }
+}
+
+/// The gateway's GetItem finds the seeded song (else every measured answer
+/// would be a 200 "Item not found", and the table would mislead).
+async fn check_get_item(addr: SocketAddr) -> Result<(), BenchError> {
+    let answer = http::request(
+        addr,
+        "GET",
+        ITEM_PATH,
+        &[
+            ("content-type", "application/json"),
+            ("table", TABLE),
+            ("artist", ARTIST),
+            ("songtitle", SONG_TITLE),
+        ],
+        "",
+        Duration::from_secs(10),
+    )
+    .await?;
+    if answer.status == 200 && answer.body.contains(ALBUM_TITLE) {
+        Ok(())
+    } else {
+        Err(BenchError::Setup(format!(
+            "the gateway's GetItem did not find the seeded song: {} {}",
+            answer.status, answer.body
+        )))
+    }
+}
