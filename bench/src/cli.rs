@@ -1,5 +1,5 @@
-//! The command line: the benchmark's settings, and the `ceiling-server`
-//! subcommand the benchmark runs as a child process.
+//! The command line: the benchmark's settings, the `soak` subcommand's, and
+//! the `ceiling-server` subcommand the benchmark runs as a child process.
 
 use std::{net::SocketAddr, path::PathBuf};
 
@@ -32,6 +32,22 @@ pub(crate) enum Command {
         #[arg(long, default_value = "127.0.0.1:0")]
         listen: SocketAddr,
     },
+    /// Soak: music-gateway (`--upstream`) and music-service on the embedded
+    /// store kept in a file, driven for `--minutes` (after `--warmup-secs`)
+    /// by an open-loop mixed load at `--load-fraction` of the capacity a
+    /// closed-loop burst of the same mix found first. The mix, over a fixed
+    /// set of `--songs`: REST GET 40 %, PUT 20 %, POST 20 %, DELETE 10 %
+    /// through the gateway, gRPC GetItem 5 % and PutItem 5 % straight to the
+    /// service. Prints (markdown, stdout) one row per window (requests,
+    /// errors, req/s, p50/p99/p99.9 from the scheduled send time, RSS and CPU
+    /// of both processes) and three verdicts: RSS growth after warm-up
+    /// < 10 %, zero errors, p99 stable (the largest post-warm-up window p99
+    /// at most twice their median). The verdicts are printed as met or not
+    /// met; the exit code is non-zero only when the run itself broke (a
+    /// program did not start, Ctrl-C, …), not when a verdict fails. Needs
+    /// neither wrk nor DynamoDB Local. With the defaults it takes about 11½
+    /// minutes (20 s of capacity burst, 60 s of warm-up, 10 min judged).
+    Soak(SoakSettings),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -96,4 +112,82 @@ pub(crate) struct Settings {
         default_value = "warn,music_gateway::app=info,music_service::server=info,music_service::admin=info"
     )]
     pub(crate) rust_log: String,
+}
+
+#[derive(Debug, Clone, Args)]
+pub(crate) struct SoakSettings {
+    /// Minutes of soak after the warm-up: the span the verdicts judge.
+    #[arg(long, env = "MUSIC_BENCH_SOAK_MINUTES", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) minutes: u64,
+
+    /// Seconds of the same open-loop load before the judged span: their
+    /// windows are shown, and the RSS at their end is the baseline of the
+    /// growth verdict (it lets allocators, caches and the store file settle).
+    #[arg(long, env = "MUSIC_BENCH_SOAK_WARMUP_SECS", default_value_t = 60)]
+    pub(crate) warmup_secs: u64,
+
+    /// Seconds per row of the table (one latency histogram each).
+    #[arg(long, env = "MUSIC_BENCH_SOAK_WINDOW_SECS", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) window_secs: u64,
+
+    /// Seconds of the closed-loop burst that measures capacity (after 5 s unmeasured).
+    #[arg(long, env = "MUSIC_BENCH_SOAK_CAPACITY_SECS", default_value_t = 15,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) capacity_secs: u64,
+
+    /// The soak's rate as a fraction of the capacity found (0 < f ≤ 1).
+    #[arg(long, env = "MUSIC_BENCH_SOAK_LOAD_FRACTION", default_value_t = 0.5,
+          value_parser = load_fraction)]
+    pub(crate) load_fraction: f64,
+
+    /// Requests per second of the soak, instead of measuring capacity (skips
+    /// the burst; for repeating a run at the same rate).
+    #[arg(long, env = "MUSIC_BENCH_SOAK_RATE", value_parser = positive)]
+    pub(crate) rate: Option<f64>,
+
+    /// Load workers, each with its own HTTP/1.1 keep-alive connection to the
+    /// gateway (gRPC calls share two channels to the service): the burst's
+    /// concurrency, and how many requests the soak can have in flight.
+    #[arg(long, env = "MUSIC_BENCH_SOAK_CONNECTIONS", default_value_t = 32,
+          value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub(crate) connections: u32,
+
+    /// Songs the load reads and writes: a fixed key space, so the data stays
+    /// the same size and lasting RSS growth points at a leak.
+    #[arg(long, env = "MUSIC_BENCH_SOAK_SONGS", default_value_t = 1000,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub(crate) songs: u32,
+
+    /// Folder holding music-service and music-gateway (default: this binary's folder,
+    /// i.e. target/release).
+    #[arg(long, env = "MUSIC_BENCH_BIN_DIR")]
+    pub(crate) bin_dir: Option<PathBuf>,
+
+    /// RUST_LOG of the programs under test (see the benchmark's --rust-log).
+    #[arg(
+        long,
+        env = "MUSIC_BENCH_RUST_LOG",
+        default_value = "warn,music_gateway::app=info,music_service::server=info,music_service::admin=info"
+    )]
+    pub(crate) rust_log: String,
+}
+
+fn load_fraction(text: &str) -> Result<f64, String> {
+    let value: f64 = text.parse().map_err(|e| format!("{e}"))?;
+    if value > 0.0 && value <= 1.0 {
+        Ok(value)
+    } else {
+        Err("must be more than 0 and at most 1".into())
+    }
+}
+
+fn positive(text: &str) -> Result<f64, String> {
+    let value: f64 = text.parse().map_err(|e| format!("{e}"))?;
+    if value.is_finite() && value > 0.0 {
+        Ok(value)
+    } else {
+        Err("must be a positive number".into())
+    }
 }

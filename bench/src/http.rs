@@ -1,6 +1,6 @@
 //! A one-shot HTTP/1.1 client over a loopback TCP connection, for readiness
 //! probes and for checking an answer before load starts. Load itself comes
-//! from wrk; this needs no client library.
+//! from wrk (the benchmark) or hyper's client (the soak, `paced`).
 
 use std::{
     net::SocketAddr,

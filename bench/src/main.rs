@@ -1,17 +1,20 @@
-//! music-bench: parse the command line, then either run the benchmark (the
-//! default) or serve the ceiling handler (`ceiling-server`, the subprocess
-//! the benchmark starts for its *ceiling* scenario). Ctrl-C and SIGTERM stop
-//! the run; every process it started is killed on the way out.
+//! music-bench: parse the command line, then run the benchmark (the
+//! default), the soak (`soak`), or serve the ceiling handler
+//! (`ceiling-server`, the subprocess the benchmark starts for its *ceiling*
+//! scenario). Ctrl-C and SIGTERM stop a run; every process it started is
+//! killed on the way out.
 
 mod ceiling;
 mod cli;
 mod dynamodb_local;
 mod grpc_load;
 mod http;
+mod paced;
 mod process;
 mod report;
 mod run;
 mod scenario;
+mod soak;
 mod wrk;
 
 use std::process::ExitCode;
@@ -27,6 +30,10 @@ async fn main() -> ExitCode {
         Some(Command::CeilingServer { listen }) => ceiling::serve(listen, shutdown_signal())
             .await
             .map_err(run::BenchError::from),
+        Some(Command::Soak(settings)) => tokio::select! {
+            outcome = soak::run(settings) => outcome,
+            () = shutdown_signal() => Err(run::BenchError::Interrupted),
+        },
         None => tokio::select! {
             outcome = run::run(cli.settings) => outcome,
             () = shutdown_signal() => Err(run::BenchError::Interrupted),

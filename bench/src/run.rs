@@ -117,14 +117,14 @@ impl Stack {
 
 /// The binaries a run starts.
 #[derive(Debug)]
-struct Binaries {
-    me: PathBuf,
-    service: PathBuf,
-    gateway: PathBuf,
+pub(crate) struct Binaries {
+    pub(crate) me: PathBuf,
+    pub(crate) service: PathBuf,
+    pub(crate) gateway: PathBuf,
 }
 
 impl Binaries {
-    fn find(dir: Option<&Path>) -> Result<Self, BenchError> {
+    pub(crate) fn find(dir: Option<&Path>) -> Result<Self, BenchError> {
         let me = std::env::current_exe()?;
         let dir = match dir {
             Some(dir) => dir.to_owned(),
@@ -276,19 +276,8 @@ impl Bench {
         self.scenarios.contains(&scenario)
     }
 
-    /// The environment of the programs under test: the log filter, and dummy
-    /// AWS credentials and region so that the SDK's credential chain ends at
-    /// once (DynamoDB Local accepts any).
     fn envs(&self) -> Vec<(&str, &str)> {
-        vec![
-            ("RUST_LOG", self.settings.rust_log.as_str()),
-            ("AWS_ACCESS_KEY_ID", "test"),
-            ("AWS_SECRET_ACCESS_KEY", "test"),
-            ("AWS_REGION", "us-east-1"),
-            ("AWS_EC2_METADATA_DISABLED", "true"),
-            ("AWS_CONFIG_FILE", "/dev/null"),
-            ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null"),
-        ]
+        program_envs(&self.settings.rust_log)
     }
 
     async fn ceiling(&mut self) -> Result<(), BenchError> {
@@ -524,13 +513,28 @@ impl Bench {
     }
 }
 
+/// The environment of the programs under test: the log filter, and dummy
+/// AWS credentials and region so that the SDK's credential chain ends at
+/// once (DynamoDB Local accepts any).
+pub(crate) fn program_envs(rust_log: &str) -> Vec<(&str, &str)> {
+    vec![
+        ("RUST_LOG", rust_log),
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+        ("AWS_CONFIG_FILE", "/dev/null"),
+        ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null"),
+    ]
+}
+
 /// CPU time of all of `pids` so far.
 fn cpu_time(pids: &[u32]) -> Option<Duration> {
     pids.iter().map(|pid| crate::process::cpu_time(*pid)).sum()
 }
 
 /// Polls `GET path` until it answers 200 and records exec → that answer.
-async fn await_ready(
+pub(crate) async fn await_ready(
     program: &mut Program,
     addr: SocketAddr,
     path: &str,
