@@ -6,7 +6,8 @@
 # 1. Installs what it needs when missing: wrk (Debian package), and, unless --skip-dynamodb-local
 #    is given, Java 17 and DynamoDB Local into ${MUSIC_TEST_CACHE:-$HOME/.cache/music-api}
 #    (the same cache and code as scripts/test.sh).
-# 2. cargo build --release --workspace (music-service, music-gateway, music-bench).
+# 2. cargo build --release: the slim gateway (copied to music-gateway-slim, the two-process
+#    stack's gateway), then the workspace (music-service, music-gateway, music-bench).
 # 3. Runs target/release/music-bench, which starts every process it measures on loopback ports
 #    and stops them when it ends, however it ends. A full run takes about 5 minutes.
 #
@@ -48,7 +49,13 @@ if [[ $skip_ddb -eq 0 ]]; then
     args=(--java "$JAVA" --dynamodb-local-dir "$DDB_DIR" "${args[@]}")
 fi
 
+# The two-process stack's gateway is the slim build the Dockerfile deploys (no service linked
+# in); cargo keeps both builds' artifacts, so switching between them later only relinks.
+TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
+log "cargo build --release -p music-gateway --no-default-features (-> music-gateway-slim)"
+cargo build --release -p music-gateway --no-default-features
+cp -f "$TARGET/release/music-gateway" "$TARGET/release/music-gateway-slim"
 log "cargo build --release --workspace"
 cargo build --release --workspace
 
-exec "${CARGO_TARGET_DIR:-$ROOT/target}/release/music-bench" "${args[@]}"
+exec "$TARGET/release/music-bench" "${args[@]}"

@@ -121,6 +121,13 @@ pub(crate) struct Binaries {
     pub(crate) me: PathBuf,
     pub(crate) service: PathBuf,
     pub(crate) gateway: PathBuf,
+    /// The gateway of the two-process stack: the slim build
+    /// (`--no-default-features`, no service linked in) that the Dockerfile
+    /// and docker-compose deploy, which scripts/bench.sh builds as
+    /// `music-gateway-slim`; the full build when that is missing.
+    pub(crate) pure_gateway: PathBuf,
+    /// Says which build `pure_gateway` is, for the report.
+    pub(crate) pure_gateway_label: &'static str,
 }
 
 impl Binaries {
@@ -145,9 +152,18 @@ impl Binaries {
                 )))
             }
         };
+        let gateway = find("music-gateway")?;
+        let slim = dir.join("music-gateway-slim");
+        let (pure_gateway, pure_gateway_label) = if slim.is_file() {
+            (slim, "music-gateway (--upstream, slim build)")
+        } else {
+            (gateway.clone(), "music-gateway (--upstream, full build)")
+        };
         Ok(Self {
             service: find("music-service")?,
-            gateway: find("music-gateway")?,
+            gateway,
+            pure_gateway,
+            pure_gateway_label,
             me,
         })
     }
@@ -400,8 +416,8 @@ impl Bench {
             let upstream = format!("http://{service_grpc}");
             let args = ["--listen", "127.0.0.1:0", "--upstream", &upstream].map(String::from);
             let mut gateway = Program::start(
-                "music-gateway (--upstream)",
-                &self.binaries.gateway,
+                self.binaries.pure_gateway_label,
+                &self.binaries.pure_gateway,
                 &args,
                 &self.envs(),
                 None,

@@ -182,6 +182,8 @@ struct SoakReport {
     machine: String,
     load_before: String,
     load_after: String,
+    /// Which music-gateway build carried the REST load.
+    gateway_build: &'static str,
     capacity: Option<Capacity>,
     rate: f64,
     rows: Vec<Row>,
@@ -238,7 +240,7 @@ pub(crate) async fn run(settings: SoakSettings) -> Result<(), BenchError> {
     let upstream = format!("http://{service_grpc}");
     let args = ["--listen", "127.0.0.1:0", "--upstream", &upstream].map(String::from);
     let mut gateway =
-        Program::start(PROCESSES[1], &binaries.gateway, &args, &envs, None, 1).await?;
+        Program::start(PROCESSES[1], &binaries.pure_gateway, &args, &envs, None, 1).await?;
     let http = gateway.addr("http");
     run::await_ready(&mut gateway, http, "/readyz").await?;
     let target = Target {
@@ -282,6 +284,7 @@ pub(crate) async fn run(settings: SoakSettings) -> Result<(), BenchError> {
         commit: report::commit(),
         machine: report::machine(),
         load_before,
+        gateway_build: binaries.pure_gateway_label,
         load_after: report::load_average(),
         capacity,
         rate,
@@ -474,8 +477,8 @@ impl SoakReport {
         );
         let _ = writeln!(
             out,
-            "- stack: music-gateway `--upstream` → music-service, embedded store in a file (`--data-dir`, a new temporary folder); RUST_LOG `{}`",
-            s.rust_log
+            "- stack: {} → music-service, embedded store in a file (`--data-dir`, a new temporary folder); RUST_LOG `{}`",
+            self.gateway_build, s.rust_log
         );
         let mix: Vec<String> = MIX
             .iter()

@@ -11,6 +11,7 @@ use std::{
     time::{Instant, SystemTime, UNIX_EPOCH},
 };
 
+use ::metrics::SharedString;
 use axum::{
     extract::{ConnectInfo, Request, State},
     middleware::Next,
@@ -71,11 +72,14 @@ pub struct TraceContext {
     pub amzn_trace_id: String,
 }
 
+/// `bytes` random bytes as lowercase hex (trace and span ids).
 fn random_hex(bytes: usize) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(bytes * 2);
     while out.len() < bytes * 2 {
         for byte in uuid::Uuid::new_v4().as_bytes() {
-            out.push_str(&format!("{byte:02x}"));
+            out.push(char::from(DIGITS[usize::from(byte >> 4)]));
+            out.push(char::from(DIGITS[usize::from(byte & 0xf)]));
         }
     }
     out.truncate(bytes * 2);
@@ -157,6 +161,25 @@ fn method_label(method: &Method) -> &'static str {
 }
 
 /// API Gateway's `$context.requestTime`: `25/Nov/2026:00:07:19 +0000`.
+/// The `status` label: the codes the gateway answers without an allocation.
+fn status_label(status: u16) -> SharedString {
+    let known = match status {
+        200 => "200",
+        400 => "400",
+        404 => "404",
+        405 => "405",
+        408 => "408",
+        413 => "413",
+        429 => "429",
+        500 => "500",
+        502 => "502",
+        503 => "503",
+        504 => "504",
+        other => return SharedString::from(other.to_string()),
+    };
+    SharedString::from(known)
+}
+
 pub fn clf_time(time: SystemTime) -> String {
     const MONTHS: [&str; 12] = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
@@ -192,7 +215,9 @@ pub async fn record(
     next: Next,
 ) -> Response {
     let started = Instant::now();
-    let request_time = clf_time(SystemTime::now());
+    // The access-log fields are formatted only when the line is written
+    // (tracing evaluates an event's fields only when it is enabled).
+    let arrived = SystemTime::now();
     let id_header = request.headers().get(&X_REQUEST_ID).cloned();
     let request_id = id_header
         .as_ref()
@@ -213,17 +238,18 @@ pub async fn record(
     );
     span.record("trace_id", trace.trace_id());
     request.extensions_mut().insert(trace.clone());
-    let ip = request
+    let peer = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
-        .map_or_else(|| "-".to_owned(), |c| c.0.ip().to_string());
+        .map(|c| c.0.ip());
     let method = request.method().clone();
-    let protocol = format!("{:?}", request.version());
-    let path = request.uri().path().to_owned();
-    let resource = gateway.routes.resource_path(&path);
+    let version = request.version();
+    let uri = request.uri().clone();
+    let path = uri.path();
+    let resource = gateway.routes.resource_path(path);
     // API Gateway's `$context.resourcePath`: the resource, without the stage.
-    let resource_path = resource.unwrap_or(path.as_str()).to_owned();
-    let route = resource.unwrap_or(match path.as_str() {
+    let resource_path = resource.unwrap_or(path);
+    let route = resource.unwrap_or(match path {
         "/healthz" | "/readyz" | "/metrics" => "admin",
         _ => "unmatched",
     });
@@ -243,25 +269,25 @@ pub async fn record(
     let status = response.status().as_u16();
     let elapsed = started.elapsed();
     let labels = [
-        ("route", route.to_owned()),
-        ("method", method_label(&method).to_owned()),
-        ("status", status.to_string()),
+        ("route", SharedString::from(route)),
+        ("method", SharedString::from(method_label(&method))),
+        ("status", status_label(status)),
     ];
     ::metrics::counter!(metrics::HTTP_REQUESTS, &labels).increment(1);
-    ::metrics::histogram!(metrics::HTTP_DURATION, "route" => route.to_owned(), "method" => method_label(&method))
+    ::metrics::histogram!(metrics::HTTP_DURATION, "route" => route, "method" => method_label(&method))
         .record(elapsed.as_secs_f64());
     let response_length = response.body().size_hint().exact().map_or(-1, |n| n as i64);
     span.in_scope(|| {
         tracing::info!(
             requestId = %request_id,
-            ip = %ip,
+            ip = %peer.map_or_else(|| "-".to_owned(), |ip| ip.to_string()),
             caller = "-",
             user = "-",
-            requestTime = %request_time,
+            requestTime = %clf_time(arrived),
             httpMethod = %method,
             resourcePath = %resource_path,
             status,
-            protocol = %protocol,
+            protocol = ?version,
             responseLength = response_length,
             latency_ms = elapsed.as_secs_f64() * 1000.0,
             "request answered"

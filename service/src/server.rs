@@ -423,6 +423,13 @@ async fn dynamodb_client(
     if sdk_config.region().is_none() {
         config = config.region(Region::new(FALLBACK_REGION));
     }
+    // Stalled-stream protection watches the throughput of every body with an
+    // interceptor and a throughput check per call (in every SDK stack of the
+    // profile, BENCHMARKS.md); our bodies are a few hundred bytes and the
+    // attempt timeout already bounds a stalled answer.
+    config = config.stalled_stream_protection(
+        aws_sdk_dynamodb::config::StalledStreamProtectionConfig::disabled(),
+    );
     if settings.backend == Backend::Dynamodb {
         tracing::info!(
             backend = "dynamodb",

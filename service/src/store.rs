@@ -537,8 +537,8 @@ where
         let started = std::time::Instant::now();
         let result = self.await.map_err(|e| StoreError::from_sdk(operation, e));
         let outcome = match &result {
-            Ok(_) => "ok".to_owned(),
-            Err(error) => error.code.clone(),
+            Ok(_) => metrics::SharedString::const_str("ok"),
+            Err(error) => metrics::SharedString::from(error.code.clone()),
         };
         metrics::counter!(crate::metrics::DYNAMODB_CALLS, "operation" => operation.as_str(), "outcome" => outcome)
             .increment(1);
