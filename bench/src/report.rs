@@ -45,15 +45,34 @@ pub(crate) struct Report {
     pub(crate) processes: Vec<ProcessRow>,
 }
 
+/// The opening lines every report starts with: its title and commit, the
+/// machine, and how busy the machine was at the start and the end.
+pub(crate) fn header(
+    out: &mut String,
+    title: &str,
+    commit: &str,
+    machine: &str,
+    load_before: &str,
+    load_after: &str,
+) {
+    let _ = writeln!(out, "\n## {title} at {commit}\n");
+    let _ = writeln!(out, "- machine: {machine}");
+    let _ = writeln!(
+        out,
+        "- load average (1, 5, 15 min): {load_before} at the start, {load_after} at the end"
+    );
+}
+
 impl Report {
     pub(crate) fn render(&self) -> String {
         let mut out = String::new();
-        let _ = writeln!(out, "\n## music-bench at {}\n", self.commit);
-        let _ = writeln!(out, "- machine: {}", self.machine);
-        let _ = writeln!(
-            out,
-            "- load average (1, 5, 15 min): {} at the start, {} at the end",
-            self.load_before, self.load_after
+        header(
+            &mut out,
+            "music-bench",
+            &self.commit,
+            &self.machine,
+            &self.load_before,
+            &self.load_after,
         );
         let _ = writeln!(
             out,
@@ -382,9 +401,9 @@ mod tests {
         assert_eq!(duration(Duration::from_millis(2_500)), "2.50 s");
     }
 
-    #[test]
-    fn ratios_are_missing_when_their_scenarios_did_not_run() {
-        let report = Report {
+    /// A report of `processes` and no measured cells.
+    fn report_of(processes: Vec<ProcessRow>) -> Report {
+        Report {
             commit: String::new(),
             machine: String::new(),
             load_before: String::new(),
@@ -394,9 +413,13 @@ mod tests {
             warmup_secs: 0,
             rust_log: String::new(),
             rows: Vec::new(),
-            processes: Vec::new(),
-        };
-        let ratios = report.ratios();
+            processes,
+        }
+    }
+
+    #[test]
+    fn ratios_are_missing_when_their_scenarios_did_not_run() {
+        let ratios = report_of(Vec::new()).ratios();
         assert!(ratios.iter().all(|r| r.met.is_none()));
     }
 
@@ -411,26 +434,14 @@ mod tests {
             peak_kib: None,
         };
         let judge = |service_kib: u64| {
-            let report = Report {
-                commit: String::new(),
-                machine: String::new(),
-                load_before: String::new(),
-                load_after: String::new(),
-                wrk: String::new(),
-                duration_secs: 1,
-                warmup_secs: 0,
-                rust_log: String::new(),
-                rows: Vec::new(),
-                processes: vec![
-                    process("music-service", service_kib),
-                    process("music-gateway (--upstream, slim build)", 8 * 1024),
-                ],
-            };
-            let ratio = report
-                .ratios()
-                .into_iter()
-                .find(|r| r.what == "idle RSS, gateway + service (two processes)")
-                .expect("the two-process RSS ratio");
+            let ratio = report_of(vec![
+                process("music-service", service_kib),
+                process("music-gateway (--upstream, slim build)", 8 * 1024),
+            ])
+            .ratios()
+            .into_iter()
+            .find(|r| r.what == "idle RSS, gateway + service (two processes)")
+            .expect("the two-process RSS ratio");
             (ratio.value, ratio.met)
         };
         // 28.5 MiB is under 30 MB; 29.0 MiB (30.4 MB) is not.

@@ -468,12 +468,13 @@ impl SoakReport {
     fn render(&self) -> String {
         let s = &self.settings;
         let mut out = String::new();
-        let _ = writeln!(out, "\n## music-bench soak at {}\n", self.commit);
-        let _ = writeln!(out, "- machine: {}", self.machine);
-        let _ = writeln!(
-            out,
-            "- load average (1, 5, 15 min): {} at the start, {} at the end",
-            self.load_before, self.load_after
+        report::header(
+            &mut out,
+            "music-bench soak",
+            &self.commit,
+            &self.machine,
+            &self.load_before,
+            &self.load_after,
         );
         let _ = writeln!(
             out,
