@@ -222,6 +222,9 @@ pub(crate) async fn run(settings: Settings) -> Result<(), BenchError> {
         settings.warmup_secs,
         cells as u64 * (settings.duration_secs + settings.warmup_secs)
     );
+    // The commit of the binaries under test: read before the run, while the
+    // tree is what was built.
+    let commit = report::commit();
     let load_before = report::load_average();
     let mut bench = Bench {
         settings,
@@ -272,7 +275,7 @@ pub(crate) async fn run(settings: Settings) -> Result<(), BenchError> {
     }
 
     let report = Report {
-        commit: report::commit(),
+        commit,
         machine: report::machine(),
         load_before,
         load_after: report::load_average(),

@@ -251,6 +251,9 @@ pub(crate) async fn run(settings: SoakSettings) -> Result<(), BenchError> {
     grpc_load::seed(service_grpc).await?;
     paced::fill(target).await?;
     let pids = [service.pid(), gateway.pid()];
+    // The commit of the binaries under test: read before the run, while the
+    // tree is what was built.
+    let commit = report::commit();
     let load_before = report::load_average();
     let mut workers = Workers::connect(target, settings.connections).await?;
 
@@ -281,7 +284,7 @@ pub(crate) async fn run(settings: SoakSettings) -> Result<(), BenchError> {
     }
 
     let report = SoakReport {
-        commit: report::commit(),
+        commit,
         machine: report::machine(),
         load_before,
         gateway_build: binaries.pure_gateway_label,
