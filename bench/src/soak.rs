@@ -14,7 +14,7 @@ use crate::{
     grpc_load,
     paced::{self, MIX, Recorder, Tally, Target, Workers},
     process::{self, Program},
-    report::{self, duration},
+    report::{self, duration, mib},
     run::{self, BenchError, Binaries},
 };
 
@@ -601,10 +601,6 @@ fn growth_verdict(what: String, growth: Option<Growth>, limit: &str) -> Verdict 
         target: limit.to_owned(),
         met: growth.is_some_and(Growth::met),
     }
-}
-
-fn mib(kib: u64) -> String {
-    format!("{:.1} MiB", kib as f64 / 1024.0)
 }
 
 fn bytes(n: u64) -> String {

@@ -68,8 +68,14 @@ mod tests {
     #[test]
     fn installing_the_recorder_starts_its_upkeep_and_histograms_are_exported_in_buckets() {
         let handle = prometheus();
+        // A new thread names itself once it runs; until then it has its parent's name.
+        let named = |names: &[String]| names.iter().any(|name| name == UPKEEP_THREAD);
+        let waited = std::time::Instant::now();
+        while !named(&thread_names()) && waited.elapsed() < Duration::from_secs(5) {
+            std::thread::sleep(Duration::from_millis(10));
+        }
         assert!(
-            thread_names().iter().any(|name| name == UPKEEP_THREAD),
+            named(&thread_names()),
             "no {UPKEEP_THREAD} thread among {:?}",
             thread_names()
         );
