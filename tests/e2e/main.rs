@@ -2,6 +2,8 @@
 //! `music-service` and `music-gateway --upstream` (as deployed), and
 //! `music-gateway` alone (the one-command mode), driven by the real curl.
 
+#[path = "../support/common.rs"]
+mod common;
 mod seed_curl;
 mod stack;
 mod upstream_down;

@@ -3,27 +3,12 @@
 use std::{
     io::{BufRead, BufReader},
     net::SocketAddr,
-    path::PathBuf,
     process::{Child, Command, Stdio},
     sync::{Arc, Mutex, mpsc},
     time::Duration,
 };
 
-/// A built binary of this workspace (`cargo test --workspace` builds them all).
-fn binary(name: &str) -> PathBuf {
-    let mut dir = std::env::current_exe().expect("test binary path");
-    dir.pop(); // the test binary
-    if dir.ends_with("deps") {
-        dir.pop();
-    }
-    let path = dir.join(name);
-    assert!(
-        path.exists(),
-        "{} is not built; run the tests with `cargo test --workspace` (or scripts/test.sh)",
-        path.display()
-    );
-    path
-}
+use crate::common::{binary, listening};
 
 /// A running program, with its stderr collected line by line.
 pub(crate) struct Program {
@@ -48,18 +33,11 @@ impl Program {
         let stderr = child.stderr.take().unwrap();
         let log = Arc::new(Mutex::new(Vec::new()));
         let lines = Arc::clone(&log);
-        let (found, listening) = mpsc::channel();
+        let (found, listeners) = mpsc::channel();
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(rest) = line.split("listening on ").nth(1) {
-                    let mut words = rest.split_whitespace();
-                    let addr = words.next().unwrap_or_default().to_owned();
-                    let protocol = words
-                        .find_map(|w| w.strip_prefix("protocol="))
-                        .unwrap_or_default()
-                        .trim_matches('"')
-                        .to_owned();
-                    let _ = found.send((protocol, addr));
+                if let Some(listener) = listening(&line) {
+                    let _ = found.send(listener);
                 }
                 lines.lock().unwrap().push(line);
             }
@@ -70,14 +48,12 @@ impl Program {
             listening: Vec::new(),
         };
         for _ in 0..expected {
-            let (protocol, addr) = listening
+            let listener = listeners
                 .recv_timeout(Duration::from_secs(30))
                 .unwrap_or_else(|_| {
                     panic!("{name} did not log `listening on`:\n{}", program.log_text())
                 });
-            program
-                .listening
-                .push((protocol, addr.parse().expect("logged address parses")));
+            program.listening.push(listener);
         }
         program
     }
@@ -177,22 +153,7 @@ impl TwoProcessStack {
     }
 }
 
-/// The answer curl got: status, headers (lowercased names), body.
-#[derive(Debug)]
-pub(crate) struct CurlAnswer {
-    pub(crate) status: u16,
-    pub(crate) headers: Vec<(String, String)>,
-    pub(crate) body: String,
-}
-
-impl CurlAnswer {
-    pub(crate) fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    }
-}
+pub(crate) use crate::common::CurlAnswer;
 
 /// Runs a curl command line through bash, as a user pastes it, adding only
 /// flags that make curl print the response head (`-s -i`).
@@ -209,20 +170,5 @@ pub(crate) fn curl(command_line: &str) -> CurlAnswer {
         String::from_utf8_lossy(&output.stderr)
     );
     let text = String::from_utf8(output.stdout).expect("the gateway answers UTF-8");
-    let (head, body) = text.split_once("\r\n\r\n").expect("an HTTP response");
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|s| s.parse().ok())
-        .expect("a status line");
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
-        .collect();
-    CurlAnswer {
-        status,
-        headers,
-        body: body.to_owned(),
-    }
+    CurlAnswer::parse(&text)
 }

@@ -15,6 +15,8 @@
 //! time, writes acknowledged vs found). The binaries must be built first:
 //! `cargo build --workspace`.
 
+#[path = "../support/common.rs"]
+mod common;
 #[path = "../support/dynamodb_local.rs"]
 mod dynamodb_local;
 #[path = "../support/fault_proxy.rs"]

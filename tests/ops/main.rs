@@ -11,6 +11,8 @@
 //!
 //! The binaries must be built first: `cargo build --workspace`.
 
+#[path = "../support/common.rs"]
+mod common;
 mod deadlines;
 #[path = "../support/dynamodb_local.rs"]
 mod dynamodb_local;

@@ -16,7 +16,6 @@
 use std::{
     io::{BufRead, BufReader},
     net::SocketAddr,
-    path::PathBuf,
     process::{Child, Command, ExitStatus, Stdio},
     sync::{
         Arc, Mutex,
@@ -27,42 +26,10 @@ use std::{
 
 use serde_json::Value;
 
+use crate::common::{binary, listening};
+
 /// How long a program may take to log all its `listening on` lines.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// A built binary of this workspace (`cargo build --workspace` makes them).
-fn binary(name: &str) -> PathBuf {
-    let mut dir = std::env::current_exe().expect("test binary path");
-    dir.pop(); // the test binary
-    if dir.ends_with("deps") {
-        dir.pop();
-    }
-    let path = dir.join(name);
-    assert!(
-        path.exists(),
-        "{} is not built; run `cargo build --workspace` first (or `cargo test --workspace`)",
-        path.display()
-    );
-    path
-}
-
-/// `(protocol, address)` of a `listening on ADDR protocol="…"` line, in the
-/// text or the JSON log format.
-fn listening(line: &str) -> Option<(String, SocketAddr)> {
-    if line.starts_with('{') {
-        let json: Value = serde_json::from_str(line).ok()?;
-        let addr = json["message"].as_str()?.strip_prefix("listening on ")?;
-        let protocol = json["protocol"].as_str()?;
-        return Some((protocol.to_owned(), addr.trim().parse().ok()?));
-    }
-    let rest = line.split("listening on ").nth(1)?;
-    let mut words = rest.split_whitespace();
-    let addr = words.next()?.parse().ok()?;
-    let protocol = words
-        .find_map(|w| w.strip_prefix("protocol="))?
-        .trim_matches('"');
-    Some((protocol.to_owned(), addr))
-}
 
 /// The environment every program gets unless a test overrides it: with
 /// `--backend dynamodb` the AWS credential chain ends at once on these,
@@ -297,19 +264,4 @@ impl Drop for Program {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-#[test]
-fn listening_lines_are_read_in_both_log_formats() {
-    let text = r#"2026-11-25T00:00:00Z  INFO music_service::server: listening on 127.0.0.1:4321 protocol="grpc""#;
-    let json = r#"{"timestamp":"2026-11-25T00:00:00Z","level":"INFO","message":"listening on 127.0.0.1:4322","protocol":"admin","target":"music_service::admin"}"#;
-    assert_eq!(
-        listening(text),
-        Some(("grpc".into(), "127.0.0.1:4321".parse().unwrap()))
-    );
-    assert_eq!(
-        listening(json),
-        Some(("admin".into(), "127.0.0.1:4322".parse().unwrap()))
-    );
-    assert_eq!(listening("store ready"), None);
 }

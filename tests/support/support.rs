@@ -96,22 +96,7 @@ pub(crate) async fn health(addr: SocketAddr, service: &str) -> Result<ServingSta
         .map_err(|status| format!("{:?}: {}", status.code(), status.message()))
 }
 
-/// The answer curl got: status, headers (lowercased names), body.
-#[derive(Debug)]
-pub(crate) struct CurlAnswer {
-    pub(crate) status: u16,
-    pub(crate) headers: Vec<(String, String)>,
-    pub(crate) body: String,
-}
-
-impl CurlAnswer {
-    pub(crate) fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    }
-}
+pub(crate) use crate::common::CurlAnswer;
 
 /// Runs the real curl with `args` (plus `-s -i` and a time bound).
 pub(crate) async fn curl(args: &[&str]) -> CurlAnswer {
@@ -136,22 +121,7 @@ pub(crate) async fn try_curl(args: &[&str]) -> Result<CurlAnswer, String> {
         ));
     }
     let text = String::from_utf8(output.stdout).expect("the answer is UTF-8");
-    let (head, body) = text.split_once("\r\n\r\n").expect("an HTTP response");
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|s| s.parse().ok())
-        .expect("a status line");
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
-        .collect();
-    Ok(CurlAnswer {
-        status,
-        headers,
-        body: body.to_owned(),
-    })
+    Ok(CurlAnswer::parse(&text))
 }
 
 /// `GET url` with curl; the status, or 0 when nothing answered.

@@ -7,6 +7,8 @@
 
 mod bad_config;
 mod certs;
+#[path = "../support/common.rs"]
+mod common;
 mod gateway;
 mod service;
 #[path = "../e2e/stack.rs"]
