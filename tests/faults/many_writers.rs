@@ -12,8 +12,9 @@ use std::{
     time::{Duration, Instant},
 };
 
-use music_api::pb;
+use music_api::pb::{self, item_service_client::ItemServiceClient};
 use music_service::embedded::EmbeddedStore;
+use tonic::transport::Channel;
 
 use crate::{
     process::Program,
@@ -33,8 +34,9 @@ fn album(writer: usize, n: usize) -> String {
     format!("Album {writer}-{n}")
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn sixty_four_writers_updating_one_item_all_succeed_and_leave_a_last_written_value() {
+/// An embedded store, a service on it with the table made, and one client
+/// (its own connection) per writer. The store stops when it is dropped.
+async fn writers_on_a_new_table() -> (EmbeddedStore, Program, Vec<ItemServiceClient<Channel>>) {
     let store = EmbeddedStore::start(None).await.expect("embedded store");
     let service = Program::service_on(&store.endpoint(), &[]).await;
     let addr = service.addr("grpc");
@@ -43,6 +45,12 @@ async fn sixty_four_writers_updating_one_item_all_succeed_and_leave_a_last_writt
     for _ in 0..WRITERS {
         clients.push(items(addr).await);
     }
+    (store, service, clients)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sixty_four_writers_updating_one_item_all_succeed_and_leave_a_last_written_value() {
+    let (store, _service, clients) = writers_on_a_new_table().await;
 
     let started = Instant::now();
     let writers: Vec<_> = clients
@@ -104,14 +112,7 @@ async fn sixty_four_writers_updating_one_item_all_succeed_and_leave_a_last_writt
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sixty_four_writers_of_distinct_items_lose_no_acknowledged_write() {
-    let store = EmbeddedStore::start(None).await.expect("embedded store");
-    let service = Program::service_on(&store.endpoint(), &[]).await;
-    let addr = service.addr("grpc");
-    create_table(addr, TABLE).await;
-    let mut clients = Vec::with_capacity(WRITERS);
-    for _ in 0..WRITERS {
-        clients.push(items(addr).await);
-    }
+    let (store, _service, clients) = writers_on_a_new_table().await;
 
     let started = Instant::now();
     let writers: Vec<_> = clients
