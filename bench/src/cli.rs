@@ -109,7 +109,7 @@ pub(crate) struct Settings {
     #[arg(
         long,
         env = "MUSIC_BENCH_RUST_LOG",
-        default_value = "warn,music_gateway::app=info,music_service::server=info,music_service::admin=info"
+        default_value = "warn,music_runtime::serve=info"
     )]
     pub(crate) rust_log: String,
 }
@@ -169,7 +169,7 @@ pub(crate) struct SoakSettings {
     #[arg(
         long,
         env = "MUSIC_BENCH_RUST_LOG",
-        default_value = "warn,music_gateway::app=info,music_service::server=info,music_service::admin=info"
+        default_value = "warn,music_runtime::serve=info"
     )]
     pub(crate) rust_log: String,
 }

@@ -359,9 +359,16 @@ impl Bench {
         };
 
         if self.selected(rest_inproc) || write_mix.is_some_and(|w| self.selected(w)) {
-            let mut args: Vec<String> = ["--listen", "127.0.0.1:0", "--grpc-listen", "127.0.0.1:0"]
-                .map(String::from)
-                .to_vec();
+            let mut args: Vec<String> = [
+                "--listen",
+                "127.0.0.1:0",
+                "--grpc-listen",
+                "127.0.0.1:0",
+                "--admin-listen",
+                "127.0.0.1:0",
+            ]
+            .map(String::from)
+            .to_vec();
             args.extend(store_args.iter().cloned());
             let mut gateway = Program::start(
                 "music-gateway (in-process)",
@@ -369,7 +376,7 @@ impl Bench {
                 &args,
                 &self.envs(),
                 None,
-                2,
+                3,
             )
             .await?;
             let (http, grpc) = (gateway.addr("http"), gateway.addr("grpc"));
@@ -417,14 +424,22 @@ impl Bench {
             let (service_grpc, admin) = (service.addr("grpc"), service.addr("admin"));
             await_ready(&mut service, admin, "/readyz").await?;
             let upstream = format!("http://{service_grpc}");
-            let args = ["--listen", "127.0.0.1:0", "--upstream", &upstream].map(String::from);
+            let args = [
+                "--listen",
+                "127.0.0.1:0",
+                "--admin-listen",
+                "127.0.0.1:0",
+                "--upstream",
+                &upstream,
+            ]
+            .map(String::from);
             let mut gateway = Program::start(
                 self.binaries.pure_gateway_label,
                 &self.binaries.pure_gateway,
                 &args,
                 &self.envs(),
                 None,
-                1,
+                2,
             )
             .await?;
             let http = gateway.addr("http");

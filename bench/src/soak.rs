@@ -238,9 +238,17 @@ pub(crate) async fn run(settings: SoakSettings) -> Result<(), BenchError> {
     let (service_grpc, admin) = (service.addr("grpc"), service.addr("admin"));
     run::await_ready(&mut service, admin, "/readyz").await?;
     let upstream = format!("http://{service_grpc}");
-    let args = ["--listen", "127.0.0.1:0", "--upstream", &upstream].map(String::from);
+    let args = [
+        "--listen",
+        "127.0.0.1:0",
+        "--admin-listen",
+        "127.0.0.1:0",
+        "--upstream",
+        &upstream,
+    ]
+    .map(String::from);
     let mut gateway =
-        Program::start(PROCESSES[1], &binaries.pure_gateway, &args, &envs, None, 1).await?;
+        Program::start(PROCESSES[1], &binaries.pure_gateway, &args, &envs, None, 2).await?;
     let http = gateway.addr("http");
     run::await_ready(&mut gateway, http, "/readyz").await?;
     let target = Target {

@@ -28,6 +28,19 @@ pub const X_AMZN_REQUEST_ID: HeaderName = HeaderName::from_static("x-amzn-reques
 pub const X_AMZN_TRACE_ID: HeaderName = HeaderName::from_static("x-amzn-trace-id");
 pub const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
 
+/// The most characters of a client's text (a path, a header) that the
+/// gateway copies into a log line or an error message.
+pub const MAX_ECHO_CHARS: usize = 128;
+
+/// `text` cut to [`MAX_ECHO_CHARS`] characters, with "…" when it was longer,
+/// so that no client can make a log line or an answer grow with its request.
+pub fn bounded(text: &str) -> std::borrow::Cow<'_, str> {
+    match text.char_indices().nth(MAX_ECHO_CHARS) {
+        None => std::borrow::Cow::Borrowed(text),
+        Some((cut, _)) => std::borrow::Cow::Owned(format!("{}…", &text[..cut])),
+    }
+}
+
 /// Requests being answered now, for the grace-period log and the gauge.
 #[derive(Debug, Clone, Default)]
 pub struct InFlight(Arc<AtomicUsize>);
@@ -285,7 +298,7 @@ pub async fn record(
             user = "-",
             requestTime = %clf_time(arrived),
             httpMethod = %method,
-            resourcePath = %resource_path,
+            resourcePath = %bounded(resource_path),
             status,
             protocol = ?version,
             responseLength = response_length,
@@ -309,6 +322,15 @@ mod tests {
         assert_eq!(clf_time(UNIX_EPOCH), "01/Jan/1970:00:00:00 +0000");
         let leap = UNIX_EPOCH + Duration::from_secs(951_782_400); // 2000-02-29
         assert_eq!(clf_time(leap), "29/Feb/2000:00:00:00 +0000");
+    }
+
+    #[test]
+    fn echoed_text_is_bounded() {
+        assert_eq!(bounded("/short"), "/short");
+        let long = "é".repeat(MAX_ECHO_CHARS + 1);
+        let cut = bounded(&long);
+        assert_eq!(cut.chars().count(), MAX_ECHO_CHARS + 1);
+        assert!(cut.ends_with('…'));
     }
 
     #[test]

@@ -3,25 +3,22 @@
 //! or made, also as `x-amzn-RequestId`), and serving on a given listener with
 //! a bounded graceful shutdown.
 
-use std::{future::Future, sync::Arc, time::Duration};
+use std::{sync::Arc, time::Duration};
 
 use axum::{
     Router,
-    extract::{ConnectInfo, Request, State},
+    extract::{Request, State},
     middleware,
     response::{IntoResponse, Response},
-    routing::get,
 };
 use http::{HeaderValue, StatusCode, header};
-use hyper_util::{
-    rt::{TokioExecutor, TokioIo, TokioTimer},
-    server::{conn::auto, graceful::GracefulShutdown},
-    service::TowerToHyperService,
+use music_api::wire;
+use music_runtime::{
+    admin::{Admin, Paths, ReadinessCheck},
+    limits::BodyError,
 };
 use serde::Serialize;
 use std::time::Instant;
-use tokio::{net::TcpListener, sync::oneshot};
-use tokio_rustls::TlsAcceptor;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 
 use crate::{
@@ -68,36 +65,36 @@ impl Gateway {
     }
 }
 
-/// The gateway's router.
+/// The gateway's public router: the tutorial's routes, and `/healthz` and
+/// `/readyz` for load balancers (`/metrics` is on the admin listener only).
 pub fn router(gateway: Gateway) -> Router {
+    let probes = Admin::new(readiness_check(&gateway.upstream), Paths::Probes);
     let gateway = Arc::new(gateway);
     Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
-        .method_not_allowed_fallback(admin_method_not_allowed)
+        .route_service("/healthz", probes.clone())
+        .route_service("/readyz", probes)
         .fallback(dispatch)
         .with_state(Arc::clone(&gateway))
         .layer(middleware::from_fn(require_host))
         .layer(middleware::from_fn_with_state(gateway, access::record))
         .layer(PropagateRequestIdLayer::new(X_REQUEST_ID))
         .layer(SetRequestIdLayer::new(X_REQUEST_ID, MakeRequestUuid))
-        .layer(middleware::map_request(drop_blank_request_id))
+        .layer(middleware::map_request(drop_unusable_request_id))
 }
 
-/// `/healthz`, `/readyz` and `/metrics` answer GET (and HEAD) only.
-async fn admin_method_not_allowed(method: http::Method, uri: http::Uri) -> Response {
-    let mut response = message_response(
-        StatusCode::METHOD_NOT_ALLOWED,
-        &format!(
-            "{} does not support {method}; it supports GET, HEAD.",
-            uri.path()
-        ),
-    );
-    response
-        .headers_mut()
-        .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
-    response
+/// The admin listener's endpoints: `/healthz`, `/readyz` and `/metrics`.
+pub fn admin(upstream: &Upstream) -> Admin {
+    Admin::new(readiness_check(upstream), Paths::All)
+}
+
+/// Readiness: the service answers its health check with SERVING, which it
+/// does only while its store answers.
+fn readiness_check(upstream: &Upstream) -> ReadinessCheck {
+    let upstream = upstream.clone();
+    Arc::new(move || {
+        let upstream = upstream.clone();
+        Box::pin(async move { upstream.ready(READINESS_TIMEOUT).await })
+    })
 }
 
 /// RFC 9112 §3.2: an HTTP/1.1 request without exactly one valid Host is 400.
@@ -121,152 +118,20 @@ async fn require_host(request: Request, next: middleware::Next) -> Response {
     next.run(request).await
 }
 
-/// A blank `x-request-id` identifies nothing: treat it as absent, so that a
-/// fresh id is made for the request.
-async fn drop_blank_request_id(mut request: Request) -> Request {
-    let blank = request
+/// An `x-request-id` that is not a usable id (blank, over 128 characters,
+/// not visible ASCII) is dropped, so that a fresh one is made for the request
+/// and the received one is neither echoed, logged nor forwarded.
+async fn drop_unusable_request_id(mut request: Request) -> Request {
+    let unusable = request
         .headers()
-        .get(&X_REQUEST_ID)
-        .is_some_and(|id| id.as_bytes().iter().all(u8::is_ascii_whitespace));
-    if blank {
+        .get_all(&X_REQUEST_ID)
+        .iter()
+        .enumerate()
+        .any(|(n, id)| n > 0 || !wire::is_valid_request_id(id.as_bytes()));
+    if unusable {
         request.headers_mut().remove(&X_REQUEST_ID);
     }
     request
-}
-
-/// Serves `app` on `listener` (HTTPS when given a TLS acceptor) until
-/// `shutdown` resolves; then stops accepting and gives requests in flight
-/// `grace` to finish before cutting them.
-pub async fn serve(
-    listener: TcpListener,
-    app: Router,
-    tls: Option<TlsAcceptor>,
-    in_flight: InFlight,
-    grace: Duration,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    let addr = listener.local_addr()?;
-    let protocol = if tls.is_some() { "https" } else { "http" };
-    tracing::info!(protocol, "listening on {addr}");
-    let (signalled, signal) = oneshot::channel::<()>();
-    let draining = in_flight.clone();
-    let shutdown = async move {
-        shutdown.await;
-        tracing::info!(in_flight = draining.get(), "HTTP server draining");
-        let _ = signalled.send(());
-    };
-    let grace_over = async move {
-        if signal.await.is_err() {
-            std::future::pending::<()>().await;
-        }
-        tokio::time::sleep(grace).await;
-    };
-    tokio::select! {
-        () = serve_connections(listener, app, tls, shutdown) => {}
-        () = grace_over => tracing::warn!(
-            cut = in_flight.get(),
-            "grace period of {}s is over; cutting the requests still in flight",
-            grace.as_secs()
-        ),
-    }
-    tracing::info!("HTTP server stopped");
-    Ok(())
-}
-
-/// How long a client may take over its TLS handshake.
-const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Accepts connections until `shutdown` resolves, then waits for the open
-/// ones to finish. Each connection: TLS when configured, then HTTP/1.1 or h2
-/// (ALPN, or the client's preface in plaintext), with the peer address for the
-/// access log and a bound on how long headers may take to arrive.
-async fn serve_connections(
-    listener: TcpListener,
-    app: Router,
-    tls: Option<TlsAcceptor>,
-    shutdown: impl Future<Output = ()>,
-) {
-    let graceful = GracefulShutdown::new();
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT);
-    tokio::pin!(shutdown);
-    loop {
-        let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(error) => {
-                    // Out of file descriptors and the like: pause rather than spin.
-                    tracing::warn!(%error, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            () = &mut shutdown => break,
-        };
-        let _ = stream.set_nodelay(true);
-        let (tls, builder, watcher) = (tls.clone(), builder.clone(), graceful.watcher());
-        let service =
-            TowerToHyperService::new(app.clone().layer(axum::Extension(ConnectInfo(peer))));
-        tokio::spawn(async move {
-            let served = match tls {
-                None => {
-                    let connection =
-                        builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-                    watcher.watch(connection.into_owned()).await
-                }
-                Some(acceptor) => {
-                    let stream =
-                        match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream))
-                            .await
-                        {
-                            Ok(Ok(stream)) => stream,
-                            Ok(Err(error)) => {
-                                return tracing::debug!(%peer, %error, "TLS handshake failed");
-                            }
-                            Err(_) => return tracing::debug!(%peer, "TLS handshake timed out"),
-                        };
-                    let connection =
-                        builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-                    watcher.watch(connection.into_owned()).await
-                }
-            };
-            if let Err(error) = served {
-                tracing::debug!(%peer, %error, "connection ended with an error");
-            }
-        });
-    }
-    // Refuse new connections at once; only the open ones are waited for.
-    drop(listener);
-    graceful.shutdown().await;
-}
-
-/// Liveness: the process answers.
-async fn healthz() -> Response {
-    json_response(StatusCode::OK, r#"{"status": "ok"}"#.to_owned())
-}
-
-/// Readiness: the service answers its health check with SERVING, which it
-/// does only while its store answers.
-async fn readyz(State(gateway): State<Arc<Gateway>>) -> Response {
-    match gateway.upstream.ready(READINESS_TIMEOUT).await {
-        Ok(()) => json_response(StatusCode::OK, r#"{"status": "ready"}"#.to_owned()),
-        Err(reason) => json_response(
-            StatusCode::SERVICE_UNAVAILABLE,
-            crate::pyjson::dumps(&serde_json::json!({"status": "not ready", "reason": reason})),
-        ),
-    }
-}
-
-/// Prometheus exposition of this process's metrics.
-async fn metrics() -> Response {
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        crate::metrics::prometheus().render(),
-    )
-        .into_response()
 }
 
 fn request_id_of(headers: &http::HeaderMap) -> String {
@@ -302,11 +167,11 @@ async fn dispatch(State(gateway): State<Arc<Gateway>>, request: Request) -> Resp
                 &format!(
                     "No resource at {}. Resources: {}.",
                     // CONNECT names an authority, not a path.
-                    if parts.uri.path().is_empty() {
-                        parts.uri.to_string()
+                    crate::access::bounded(if parts.uri.path().is_empty() {
+                        parts.uri.authority().map_or("", |a| a.as_str())
                     } else {
-                        parts.uri.path().to_owned()
-                    },
+                        parts.uri.path()
+                    }),
                     gateway.routes.describe()
                 ),
             );
@@ -345,14 +210,10 @@ async fn dispatch(State(gateway): State<Arc<Gateway>>, request: Request) -> Resp
     reply_response(reply)
 }
 
-/// How long a client may take to send a request body.
-const BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long a client may take to send a request's headers.
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Reads a request body of at most [`MAX_BODY_BYTES`] within
-/// [`BODY_READ_TIMEOUT`]: a declared length over the limit is refused before
-/// reading, a body that stops arriving is 408, a malformed one 400.
+/// Reads a request body of at most [`MAX_BODY_BYTES`]: a declared length
+/// over the limit is refused before reading, a body that stops arriving
+/// (music-runtime's body read timeout) is 408, one over the connection's or the
+/// server's byte budget 503, an encoded one 415, a malformed one 400.
 async fn read_body(
     headers: &http::HeaderMap,
     body: axum::body::Body,
@@ -375,33 +236,75 @@ async fn read_body(
     if declared.is_some_and(|length| length > MAX_BODY_BYTES as u64) {
         return Err(too_large());
     }
-    match tokio::time::timeout(
-        BODY_READ_TIMEOUT,
-        axum::body::to_bytes(body, MAX_BODY_BYTES),
-    )
-    .await
-    {
-        Err(_) => Err(refuse(
-            StatusCode::REQUEST_TIMEOUT,
-            format!(
-                "The request body did not arrive within {} s.",
-                BODY_READ_TIMEOUT.as_secs()
-            ),
-        )),
-        Ok(Ok(bytes)) => Ok(bytes),
-        Ok(Err(error)) => {
-            let over_limit = std::error::Error::source(&error)
-                .is_some_and(|cause| cause.is::<http_body_util::LengthLimitError>());
-            if over_limit {
-                Err(too_large())
-            } else {
-                Err(refuse(
+    let bytes = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+        Ok(bytes) => bytes,
+        Err(error) => {
+            if cause::<http_body_util::LengthLimitError>(&error).is_some() {
+                return Err(too_large());
+            }
+            return Err(match cause::<BodyError>(&error) {
+                Some(BodyError::TimedOut { limit }) => refuse(
+                    StatusCode::REQUEST_TIMEOUT,
+                    format!(
+                        "The request body did not arrive within {} s.",
+                        limit.as_secs_f64()
+                    ),
+                ),
+                Some(over @ BodyError::OverBudget { .. }) => Reply {
+                    retry_after: Some(Duration::from_secs(1)),
+                    ..refuse(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        format!("The gateway is busy: {over}."),
+                    )
+                },
+                Some(BodyError::Read(_)) | None => refuse(
                     StatusCode::BAD_REQUEST,
                     format!("The request body could not be read: {error}."),
-                ))
-            }
+                ),
+            });
         }
+    };
+    if let Some(encoding) = unreadable_encoding(headers)
+        && !bytes.is_empty()
+    {
+        return Err(refuse(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!(
+                "The request body is encoded with {}, which the gateway does not decode; send it unencoded.",
+                crate::access::bounded(encoding)
+            ),
+        ));
     }
+    Ok(bytes)
+}
+
+/// The request's `Content-Encoding` when it names anything but `identity`:
+/// the parameters in such a body cannot be read.
+fn unreadable_encoding(headers: &http::HeaderMap) -> Option<&str> {
+    headers
+        .get_all(header::CONTENT_ENCODING)
+        .iter()
+        .map(|value| value.to_str().unwrap_or("(not text)"))
+        .find(|value| {
+            value
+                .split(',')
+                .map(str::trim)
+                .any(|coding| !coding.is_empty() && !coding.eq_ignore_ascii_case("identity"))
+        })
+}
+
+/// The first cause of type `T` in an error's source chain.
+fn cause<'e, T: std::error::Error + 'static>(
+    error: &'e (dyn std::error::Error + 'static),
+) -> Option<&'e T> {
+    let mut next = Some(error);
+    while let Some(error) = next {
+        if let Some(found) = error.downcast_ref::<T>() {
+            return Some(found);
+        }
+        next = error.source();
+    }
+    None
 }
 
 fn reply_response(reply: Reply) -> Response {

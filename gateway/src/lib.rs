@@ -20,5 +20,5 @@ pub mod tls;
 
 pub mod upstream;
 
-pub use app::{Gateway, router, serve};
+pub use app::{Gateway, router};
 pub use settings::GatewaySettings;

@@ -3,7 +3,10 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use music_gateway::{GatewaySettings, run::run};
+use music_gateway::{
+    GatewaySettings,
+    run::{Listeners, run},
+};
 use music_runtime::{shutdown::shutdown_signal, telemetry};
 use tokio::net::TcpListener;
 
@@ -26,6 +29,9 @@ async fn start(settings: GatewaySettings) -> Result<(), music_gateway::run::RunE
     let http = TcpListener::bind(settings.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", settings.listen))?;
+    let admin = TcpListener::bind(settings.admin_listen)
+        .await
+        .map_err(|e| format!("cannot listen on {} (admin): {e}", settings.admin_listen))?;
     let grpc = if settings.upstream.is_none() {
         Some(
             TcpListener::bind(settings.grpc_listen)
@@ -35,5 +41,10 @@ async fn start(settings: GatewaySettings) -> Result<(), music_gateway::run::RunE
     } else {
         None
     };
-    run(settings, http, grpc, shutdown).await
+    let listeners = Listeners {
+        http,
+        grpc,
+        admin: Some(admin),
+    };
+    run(settings, listeners, shutdown).await
 }

@@ -4,7 +4,7 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use clap::Parser;
 
-use music_runtime::telemetry::LogSettings;
+use music_runtime::{limits::ConnectionLimits, telemetry::LogSettings};
 
 use crate::errors::ErrorMode;
 
@@ -16,6 +16,15 @@ pub struct GatewaySettings {
     /// bound address is logged as `listening on ADDR`).
     #[arg(long, env = "MUSIC_GATEWAY_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
+
+    /// Address of the admin HTTP endpoint (`/metrics`, `/healthz`, `/readyz`),
+    /// kept off the public port.
+    #[arg(
+        long,
+        env = "MUSIC_GATEWAY_ADMIN_LISTEN",
+        default_value = "127.0.0.1:9465"
+    )]
+    pub admin_listen: SocketAddr,
 
     /// music-service to call, e.g. http://127.0.0.1:50051. Without it the
     /// service runs inside the gateway process.
@@ -87,6 +96,9 @@ pub struct GatewaySettings {
     #[cfg(feature = "in-process")]
     #[command(flatten)]
     pub rpc: music_service::RpcSettings,
+
+    #[command(flatten)]
+    pub connections: ConnectionLimits,
 
     #[command(flatten)]
     pub log: LogSettings,

@@ -5,8 +5,9 @@
 use std::time::{Duration, Instant};
 
 use http::{Request, Response};
-use music_api::pb::{
-    item_service_client::ItemServiceClient, table_service_client::TableServiceClient,
+use music_api::{
+    pb::{item_service_client::ItemServiceClient, table_service_client::TableServiceClient},
+    wire,
 };
 use tonic::{
     body::Body,
@@ -38,11 +39,6 @@ impl std::error::Error for TransportError {
         Some(&*self.0)
     }
 }
-
-/// The metadata key that carries the request id to the service.
-pub const REQUEST_ID_METADATA: &str = "x-request-id";
-/// The metadata key that carries the W3C trace context to the service.
-pub const TRACEPARENT_METADATA: &str = "traceparent";
 
 /// Clients of both music.v1 services (and of gRPC health) over one transport.
 #[derive(Debug, Clone)]
@@ -102,7 +98,7 @@ impl Upstream {
 
     /// Calls a service's routes directly, with no network in between.
     #[cfg(feature = "in-process")]
-    pub fn in_process(routes: tonic::service::Routes) -> Self {
+    pub fn in_process(routes: music_service::server::GrpcRoutes) -> Self {
         Self::new(BoxCloneSyncService::new(
             ServiceExt::<Request<Body>>::map_err(
                 routes,
@@ -132,11 +128,14 @@ impl CallContext {
     /// and the remaining budget (sent as `grpc-timeout`).
     pub fn request<T>(&self, message: T) -> tonic::Request<T> {
         let mut request = tonic::Request::new(message);
+        // Both are bounded: the request id was checked on arrival, and the
+        // traceparent is the gateway's own. An unbounded value here could
+        // make the shared connection to the service fail for every client.
         if let Ok(value) = self.request_id.parse() {
-            request.metadata_mut().insert(REQUEST_ID_METADATA, value);
+            request.metadata_mut().insert(wire::REQUEST_ID, value);
         }
         if let Ok(value) = self.traceparent.parse() {
-            request.metadata_mut().insert(TRACEPARENT_METADATA, value);
+            request.metadata_mut().insert(wire::TRACEPARENT, value);
         }
         request.set_timeout(self.remaining());
         request

@@ -2,9 +2,15 @@
 //! programs start, log, trace and stop the same way: `telemetry` (logs to
 //! stderr as text or JSON; with the `otlp` feature, spans exported over
 //! OTLP), `metrics` (the Prometheus recorder), `shutdown` (SIGINT/SIGTERM) and
-//! `pem` (TLS files, checked at start).
+//! `pem` and `tls` (TLS files, checked at start, and the acceptor), `serve`
+//! (the one accept loop, with the connection bounds of `limits` and a drain
+//! bounded by a grace period) and `admin` (`/healthz`, `/readyz`, `/metrics`).
 
+pub mod admin;
+pub mod limits;
 pub mod metrics;
 pub mod pem;
+pub mod serve;
 pub mod shutdown;
 pub mod telemetry;
+pub mod tls;

@@ -7,16 +7,16 @@
 //! backend serves dynoxide on a loopback port so that the same store code runs
 //! against it as against AWS.
 
-pub mod admin;
+pub mod backend;
 pub mod domain;
 pub mod embedded;
 pub mod error;
 pub mod grpc;
+pub mod health;
 pub mod metrics;
 pub mod server;
 pub mod settings;
 pub mod store;
-pub mod tls;
 
 pub use server::{MusicService, StartError};
 pub use settings::{Backend, RpcSettings, ServiceSettings, StaticCredentials, StoreSettings};

@@ -3,9 +3,13 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use music_runtime::{shutdown::shutdown_signal, telemetry};
-use music_service::{MusicService, ServiceSettings, tls};
-use tonic::transport::ServerTlsConfig;
+use music_runtime::{
+    shutdown::shutdown_signal,
+    telemetry,
+    tls::{self, Alpn, TlsError},
+};
+use music_service::{MusicService, ServiceSettings};
+use tokio_rustls::TlsAcceptor;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -35,6 +39,7 @@ async fn run(settings: ServiceSettings) -> Result<(), Box<dyn std::error::Error>
         service = service.with_tls(tls);
     }
     service
+        .with_limits(settings.connections.clone())
         .with_admin(admin)
         .with_shutdown_grace(settings.shutdown_grace())
         .serve(listener, shutdown)
@@ -42,16 +47,10 @@ async fn run(settings: ServiceSettings) -> Result<(), Box<dyn std::error::Error>
     Ok(())
 }
 
-/// The TLS configuration the settings ask for: an identity, and a client CA for mTLS.
-fn tls_config(
-    settings: &ServiceSettings,
-) -> Result<Option<ServerTlsConfig>, Box<dyn std::error::Error>> {
+/// The TLS acceptor the settings ask for: an identity, and a client CA for mTLS.
+fn tls_config(settings: &ServiceSettings) -> Result<Option<TlsAcceptor>, TlsError> {
     let (Some(cert), Some(key)) = (&settings.tls_cert, &settings.tls_key) else {
         return Ok(None);
     };
-    Ok(Some(tls::server_config(
-        cert,
-        key,
-        settings.tls_client_ca.as_deref(),
-    )?))
+    tls::acceptor(cert, key, settings.tls_client_ca.as_deref(), Alpn::Http2).map(Some)
 }

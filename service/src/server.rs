@@ -1,35 +1,43 @@
-//! Assembles the service: the DynamoDB client for the chosen backend, the two
-//! music.v1 services, health and reflection; and serves them on a listener it
-//! is handed until a shutdown future resolves.
+//! Assembles the service (the DynamoDB client of the chosen backend, the two
+//! music.v1 services behind the in-flight limit, health and reflection) and
+//! serves it on a listener it is handed until a shutdown future resolves,
+//! through music-runtime's one serving loop.
 
-use std::{future::Future, net::SocketAddr, time::Duration};
+use std::{future::Future, time::Duration};
 
-use aws_config::{BehaviorVersion, Region, retry::RetryConfig, timeout::TimeoutConfig};
-use aws_sdk_dynamodb::config::Credentials;
 use http_body::Frame;
 use http_body_util::{BodyExt, combinators::MapFrame};
 use music_api::pb::{
     item_service_server::ItemServiceServer, table_service_server::TableServiceServer,
 };
-use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
-use tokio_stream::wrappers::TcpListenerStream;
-use tonic::{codec::CompressionEncoding, service::Routes, transport::ServerTlsConfig};
+use music_runtime::{
+    admin::{Admin, Paths},
+    limits::{BodyError, ConnectionLimits, LimitedBody},
+    serve::{self, Listener, Protocols},
+};
+use tokio::{net::TcpListener, task::JoinHandle};
+use tokio_rustls::TlsAcceptor;
+use tonic::{Status, codec::CompressionEncoding, service::Routes};
 use tonic_health::server::HealthReporter;
+use tower::ServiceExt;
 
 use crate::{
-    admin::Readiness,
+    backend::dynamodb_client,
     embedded::{EmbeddedError, EmbeddedStore},
-    grpc::{ItemApi, REQUEST_ID_METADATA, RpcPolicy, TableApi},
-    settings::{Backend, RpcSettings, StoreSettings},
+    grpc::{
+        ItemApi, TableApi,
+        shed::{InFlightLimit, Shed},
+    },
+    health::{self, Readiness},
+    settings::{RpcSettings, StoreSettings},
     store::Store,
 };
 
-/// Region used when the AWS configuration names none (the embedded store and
-/// DynamoDB Local accept any).
-const FALLBACK_REGION: &str = "us-east-1";
-
 /// Grace period for requests in flight at shutdown, unless set otherwise.
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// Retry delay suggested with a refusal for a full byte budget.
+const BUDGET_RETRY_DELAY: Duration = Duration::from_secs(1);
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -37,25 +45,37 @@ pub enum StartError {
     Embedded(#[from] EmbeddedError),
     #[error("cannot build gRPC reflection: {0}")]
     Reflection(#[from] tonic_reflection::server::Error),
-    #[error("gRPC server failed: {0}")]
-    Serve(#[from] tonic::transport::Error),
-    #[error("cannot read the listener's address: {0}")]
-    Listener(std::io::Error),
+    #[error("serving failed: {0}")]
+    Serve(#[from] std::io::Error),
 }
 
+/// The gRPC services, as the served and the in-process paths both call them:
+/// the routes behind the in-flight limit.
+pub type GrpcRoutes = Shed<Routes>;
+
 /// The service, built and ready to serve.
-#[derive(Debug)]
 pub struct MusicService {
     store: Store,
     health: HealthReporter,
     readiness: Readiness,
-    policy: RpcPolicy,
-    routes: Routes,
+    limit: InFlightLimit,
+    routes: GrpcRoutes,
     shutdown_grace: Duration,
-    tls: Option<ServerTlsConfig>,
+    tls: Option<TlsAcceptor>,
+    limits: ConnectionLimits,
     admin: Option<TcpListener>,
     probe: JoinHandle<()>,
     embedded: Option<EmbeddedStore>,
+}
+
+impl std::fmt::Debug for MusicService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MusicService")
+            .field("store", &self.store)
+            .field("tls", &self.tls.is_some())
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
 }
 
 impl MusicService {
@@ -74,25 +94,25 @@ impl MusicService {
         crate::metrics::prometheus();
         let (client, embedded) = dynamodb_client(settings).await?;
         let store = Store::new(client, settings.table_wait());
-        let policy = RpcPolicy::new(rpc.max_concurrent_requests);
+        let limit = InFlightLimit::new(rpc.max_concurrent_requests);
 
         let (health, health_service) = tonic_health::server::health_reporter();
         let readiness = Readiness::default();
         // Ready only once the store has answered a probe.
-        set_serving(
+        health::set_serving(
             &health,
             &readiness,
-            probe_store(&store, rpc.health_probe_interval()).await,
+            health::probe_store(&store, rpc.health_probe_interval()).await,
         )
         .await;
-        let probe = tokio::spawn(keep_probing(
+        let probe = tokio::spawn(health::keep_probing(
             store.clone(),
             health.clone(),
             readiness.clone(),
             rpc.health_probe_interval(),
         ));
 
-        let limit = rpc.max_message_bytes;
+        let max = rpc.max_message_bytes;
         let reflection = || {
             tonic_reflection::server::Builder::configure()
                 .register_encoded_file_descriptor_set(music_api::FILE_DESCRIPTOR_SET)
@@ -100,18 +120,18 @@ impl MusicService {
         };
         let routes = Routes::builder()
             .add_service(
-                TableServiceServer::new(TableApi::new(store.clone(), policy.clone()))
-                    .max_decoding_message_size(limit)
-                    .max_encoding_message_size(limit)
+                TableServiceServer::new(TableApi::new(store.clone()))
+                    .max_decoding_message_size(max)
+                    .max_encoding_message_size(max)
                     .accept_compressed(CompressionEncoding::Gzip)
                     .accept_compressed(CompressionEncoding::Zstd)
                     .send_compressed(CompressionEncoding::Gzip)
                     .send_compressed(CompressionEncoding::Zstd),
             )
             .add_service(
-                ItemServiceServer::new(ItemApi::new(store.clone(), policy.clone()))
-                    .max_decoding_message_size(limit)
-                    .max_encoding_message_size(limit)
+                ItemServiceServer::new(ItemApi::new(store.clone()))
+                    .max_decoding_message_size(max)
+                    .max_encoding_message_size(max)
                     .accept_compressed(CompressionEncoding::Gzip)
                     .accept_compressed(CompressionEncoding::Zstd)
                     .send_compressed(CompressionEncoding::Gzip)
@@ -126,10 +146,11 @@ impl MusicService {
             store,
             health,
             readiness,
-            policy,
-            routes,
+            routes: limit.shed(routes),
+            limit,
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
             tls: None,
+            limits: ConnectionLimits::default(),
             admin: None,
             probe,
             embedded,
@@ -142,9 +163,15 @@ impl MusicService {
         self
     }
 
-    /// Serve gRPC over TLS (and, with a client CA in the config, require client certificates).
-    pub fn with_tls(mut self, tls: ServerTlsConfig) -> Self {
+    /// Serve gRPC over TLS (and, with a client CA in the acceptor, require client certificates).
+    pub fn with_tls(mut self, tls: TlsAcceptor) -> Self {
         self.tls = Some(tls);
+        self
+    }
+
+    /// What every gRPC connection is held to.
+    pub fn with_limits(mut self, limits: ConnectionLimits) -> Self {
+        self.limits = limits;
         self
     }
 
@@ -155,7 +182,7 @@ impl MusicService {
     }
 
     /// The gRPC services as one tower service, for serving or calling in-process.
-    pub fn routes(&self) -> Routes {
+    pub fn routes(&self) -> GrpcRoutes {
         self.routes.clone()
     }
 
@@ -171,6 +198,11 @@ impl MusicService {
         &self.readiness
     }
 
+    /// RPCs being served now.
+    pub fn in_flight(&self) -> usize {
+        self.limit.in_flight()
+    }
+
     /// Serves on `listener` until `shutdown` resolves. Then: health says
     /// NOT_SERVING and readiness false, the listener stops accepting, requests
     /// in flight get the grace period to finish (those still running after it
@@ -180,60 +212,53 @@ impl MusicService {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send,
     ) -> Result<(), StartError> {
-        let addr: SocketAddr = listener.local_addr().map_err(StartError::Listener)?;
-        let (admin_stop, admin_stopped) = oneshot::channel::<()>();
-        let admin = self.admin.map(|admin| {
-            tokio::spawn(crate::admin::serve(admin, self.readiness.clone(), async {
-                let _ = admin_stopped.await;
-            }))
-        });
-        let mut builder = tonic::transport::Server::builder();
-        if let Some(tls) = self.tls {
-            builder = builder.tls_config(tls)?;
-        }
-        tracing::info!(protocol = "grpc", "listening on {addr}");
-
-        let (signalled, signal) = oneshot::channel::<()>();
         let (health, readiness, probe) = (self.health.clone(), self.readiness.clone(), self.probe);
+        let (admin_stop, admin_stopped) = tokio::sync::oneshot::channel::<()>();
+        let admin = self.admin.map(|listener| {
+            let admin = Admin::new(self.readiness.check(), Paths::All);
+            let listener = Listener {
+                listener,
+                protocol: "admin",
+                protocols: Protocols::Http1AndHttp2,
+                tls: None,
+                limits: ConnectionLimits::default(),
+            };
+            tokio::spawn(serve::serve(
+                listener,
+                move |_| admin.clone(),
+                Duration::from_secs(1),
+                async {
+                    let _ = admin_stopped.await;
+                },
+            ))
+        });
         let drain = async move {
             shutdown.await;
             probe.abort();
-            set_serving(&health, &readiness, false).await;
-            tracing::info!("gRPC server draining");
-            let _ = signalled.send(());
+            health::set_serving(&health, &readiness, false).await;
         };
-        let grace = self.shutdown_grace;
-        let grace_over = async move {
-            if signal.await.is_err() {
-                std::future::pending::<()>().await;
-            }
-            tokio::time::sleep(grace).await;
+        let routes = self.routes;
+        let grpc = Listener {
+            listener,
+            protocol: "grpc",
+            protocols: Protocols::Http2Only,
+            tls: self.tls,
+            limits: self.limits,
         };
-        let server = builder
-            .trace_fn(|request| {
-                let request_id = request
-                    .headers()
-                    .get(REQUEST_ID_METADATA)
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("-");
-                tracing::info_span!("grpc", path = %request.uri().path(), request_id = %request_id)
-            })
-            .layer(tower::util::MapResponseLayer::new(
-                oversized_is_resource_exhausted,
-            ))
-            .add_routes(self.routes)
-            .serve_with_incoming_shutdown(incoming_nodelay(listener), drain);
-        let served = tokio::select! {
-            served = server => served.map_err(StartError::from),
-            () = grace_over => {
-                tracing::warn!(
-                    cut = self.policy.in_flight(),
-                    "grace period of {}s is over; cutting the requests still in flight",
-                    grace.as_secs()
-                );
-                Ok(())
-            }
-        };
+        let served = serve::serve(
+            grpc,
+            move |_| {
+                routes
+                    .clone()
+                    .map_request(|request: http::Request<LimitedBody>| {
+                        request.map(|body| tonic::body::Body::new(body.map_err(body_status)))
+                    })
+                    .map_response(oversized_is_resource_exhausted)
+            },
+            self.shutdown_grace,
+            drain,
+        )
+        .await;
         if let Some(embedded) = self.embedded {
             embedded.stop().await;
         }
@@ -241,34 +266,36 @@ impl MusicService {
         if let Some(admin) = admin {
             let _ = admin.await;
         }
-        tracing::info!("gRPC server stopped");
-        served
+        served.map_err(StartError::from)
     }
 
     /// Stops a service that is not being served (the in-process gateway calls
     /// its routes directly): NOT_SERVING, no more probes, embedded store stopped.
     pub async fn stop(self) {
         self.probe.abort();
-        set_serving(&self.health, &self.readiness, false).await;
+        health::set_serving(&self.health, &self.readiness, false).await;
         if let Some(embedded) = self.embedded {
             embedded.stop().await;
         }
     }
 }
 
-/// Accepted connections with Nagle's algorithm off: tonic's own `tcp_nodelay`
-/// setting applies only to listeners it binds, and small gRPC frames left
-/// waiting for an ACK cost tens of milliseconds at low concurrency.
-fn incoming_nodelay(
-    listener: TcpListener,
-) -> impl tokio_stream::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
-    use tokio_stream::StreamExt;
-    TcpListenerStream::new(listener).map(|accepted| {
-        if let Ok(stream) = &accepted {
-            let _ = stream.set_nodelay(true);
+/// The status a stream is answered with when its request body could not be read.
+fn body_status(error: BodyError) -> Status {
+    match error {
+        BodyError::TimedOut { .. } => Status::deadline_exceeded(format!("{error}.")),
+        BodyError::OverBudget { .. } => {
+            let mut details = tonic_types::ErrorDetails::new();
+            details.set_retry_info(Some(BUDGET_RETRY_DELAY));
+            <Status as tonic_types::StatusExt>::with_error_details(
+                tonic::Code::ResourceExhausted,
+                format!("{error}."),
+                details,
+            )
         }
-        accepted
-    })
+        // tonic recognises h2's errors (a reset stream, a broken connection) in the chain.
+        BodyError::Read(cause) => Status::from_error(Box::new(cause)),
+    }
 }
 
 /// tonic answers an oversized message with OUT_OF_RANGE; gRPC's own
@@ -278,16 +305,16 @@ fn oversized_is_resource_exhausted<B>(
     response: http::Response<B>,
 ) -> http::Response<MapFrame<B, FrameFix>>
 where
-    B: http_body::Body<Data = hyper::body::Bytes>,
+    B: http_body::Body<Data = bytes::Bytes>,
 {
     let (mut parts, body) = response.into_parts();
     fix_oversized_status(&mut parts.headers);
     http::Response::from_parts(parts, body.map_frame(fix_oversized_trailers as FrameFix))
 }
 
-type FrameFix = fn(Frame<hyper::body::Bytes>) -> Frame<hyper::body::Bytes>;
+type FrameFix = fn(Frame<bytes::Bytes>) -> Frame<bytes::Bytes>;
 
-fn fix_oversized_trailers(mut frame: Frame<hyper::body::Bytes>) -> Frame<hyper::body::Bytes> {
+fn fix_oversized_trailers(mut frame: Frame<bytes::Bytes>) -> Frame<bytes::Bytes> {
     if let Some(trailers) = frame.trailers_mut() {
         fix_oversized_status(trailers);
     }
@@ -304,144 +331,4 @@ fn fix_oversized_status(headers: &mut http::HeaderMap) {
     if oversized {
         headers.insert("grpc-status", http::HeaderValue::from_static("8"));
     }
-}
-
-/// Whether the store answers a cheap call within the probe interval (at most 2 s).
-async fn probe_store(store: &Store, interval: Duration) -> bool {
-    let budget = interval.min(Duration::from_secs(2));
-    match tokio::time::timeout(budget, store.probe()).await {
-        Ok(Ok(())) => true,
-        Ok(Err(error)) => {
-            tracing::debug!(%error, "store probe failed");
-            false
-        }
-        Err(_) => false,
-    }
-}
-
-async fn keep_probing(
-    store: Store,
-    health: HealthReporter,
-    readiness: Readiness,
-    interval: Duration,
-) {
-    let mut was_ready = readiness.get();
-    loop {
-        tokio::time::sleep(interval).await;
-        let ready = probe_store(&store, interval).await;
-        if ready != was_ready {
-            if ready {
-                tracing::info!("store reachable again; serving");
-            } else {
-                tracing::warn!("store unreachable; health NOT_SERVING until it answers");
-            }
-            was_ready = ready;
-        }
-        set_serving(&health, &readiness, ready).await;
-    }
-}
-
-async fn set_serving(health: &HealthReporter, readiness: &Readiness, serving: bool) {
-    readiness.set(serving);
-    let status = if serving {
-        tonic_health::ServingStatus::Serving
-    } else {
-        tonic_health::ServingStatus::NotServing
-    };
-    health
-        .set_service_status(
-            <TableServiceServer<TableApi> as tonic::server::NamedService>::NAME,
-            status,
-        )
-        .await;
-    health
-        .set_service_status(
-            <ItemServiceServer<ItemApi> as tonic::server::NamedService>::NAME,
-            status,
-        )
-        .await;
-    health.set_service_status("", status).await;
-}
-
-/// The DynamoDB client for the chosen backend: the standard AWS configuration
-/// (environment, profiles, `AWS_ENDPOINT_URL_DYNAMODB`), with the endpoint and
-/// credentials of the embedded engine when that is the backend.
-async fn dynamodb_client(
-    settings: &StoreSettings,
-) -> Result<(aws_sdk_dynamodb::Client, Option<EmbeddedStore>), StartError> {
-    let timeouts = TimeoutConfig::builder()
-        .connect_timeout(Duration::from_secs(3))
-        .operation_timeout(settings.dynamodb_timeout())
-        .operation_attempt_timeout(settings.dynamodb_attempt_timeout())
-        .build();
-    let retry = RetryConfig::standard().with_max_attempts(settings.dynamodb_max_attempts.max(1));
-    let mut loader = aws_config::defaults(BehaviorVersion::latest())
-        .timeout_config(timeouts)
-        .retry_config(retry);
-
-    let embedded = match settings.backend {
-        Backend::Embedded => {
-            let dir = (!settings.in_memory).then_some(settings.data_dir.as_path());
-            let store = EmbeddedStore::start(dir).await?;
-            tracing::info!(
-                backend = "embedded",
-                data = %dir.map_or_else(|| ":memory:".to_owned(), |d| d.join(crate::embedded::DATA_FILE).display().to_string()),
-                "store ready"
-            );
-            // dynoxide accepts any signature; fixed credentials keep the AWS
-            // credential chain (and its network lookups) out of the way.
-            loader = loader
-                .region(Region::new(FALLBACK_REGION))
-                .credentials_provider(Credentials::new(
-                    "embedded",
-                    "embedded",
-                    None,
-                    None,
-                    "music-service-embedded",
-                ))
-                .endpoint_url(store.endpoint());
-            Some(store)
-        }
-        Backend::Dynamodb => {
-            if let Some(endpoint) = &settings.dynamodb_endpoint {
-                loader = loader.endpoint_url(endpoint);
-            }
-            if let Some(fixed) = &settings.static_credentials {
-                loader = loader.credentials_provider(Credentials::new(
-                    fixed.access_key_id.clone(),
-                    fixed.secret_access_key.clone(),
-                    None,
-                    None,
-                    "music-service-static",
-                ));
-            }
-            None
-        }
-    };
-    let sdk_config = loader.load().await;
-    let mut config = aws_sdk_dynamodb::config::Builder::from(&sdk_config);
-    if sdk_config.region().is_none() {
-        config = config.region(Region::new(FALLBACK_REGION));
-    }
-    // Stalled-stream protection watches the throughput of every body with an
-    // interceptor and a throughput check per call (in every SDK stack of the
-    // profile, BENCHMARKS.md); our bodies are a few hundred bytes and the
-    // attempt timeout already bounds a stalled answer.
-    config = config.stalled_stream_protection(
-        aws_sdk_dynamodb::config::StalledStreamProtectionConfig::disabled(),
-    );
-    if settings.backend == Backend::Dynamodb {
-        tracing::info!(
-            backend = "dynamodb",
-            endpoint = settings
-                .dynamodb_endpoint
-                .as_deref()
-                .unwrap_or("(AWS configuration)"),
-            "store ready"
-        );
-    }
-    Ok((
-        aws_sdk_dynamodb::Client::from_conf(config.build()),
-        embedded,
-    ))
 }

@@ -6,7 +6,7 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use clap::{Args, Parser, ValueEnum};
 
-use music_runtime::telemetry::LogSettings;
+use music_runtime::{limits::ConnectionLimits, telemetry::LogSettings};
 
 /// music-service: the music.v1 gRPC API over DynamoDB.
 #[derive(Debug, Clone, Parser)]
@@ -47,6 +47,9 @@ pub struct ServiceSettings {
 
     #[command(flatten)]
     pub rpc: RpcSettings,
+
+    #[command(flatten)]
+    pub connections: ConnectionLimits,
 
     #[command(flatten)]
     pub log: LogSettings,

@@ -35,6 +35,25 @@ pub enum Operation {
 }
 
 impl Operation {
+    /// Every operation, in the order of the contract.
+    pub const ALL: [Operation; 8] = [
+        Self::CreateTable,
+        Self::DeleteTable,
+        Self::DescribeTable,
+        Self::ListTables,
+        Self::PutItem,
+        Self::GetItem,
+        Self::UpdateItem,
+        Self::DeleteItem,
+    ];
+
+    /// The operation a gRPC path (`/music.v1.ItemService/GetItem`) calls: the
+    /// RPCs are named as the DynamoDB operations they make.
+    pub fn of_grpc_path(path: &str) -> Option<Self> {
+        let method = path.rsplit('/').next()?;
+        Self::ALL.into_iter().find(|op| op.as_str() == method)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::CreateTable => "CreateTable",

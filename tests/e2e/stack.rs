@@ -8,7 +8,7 @@ use std::{
     time::Duration,
 };
 
-use crate::common::{binary, listening};
+use crate::common::{binary, default_args, listening};
 
 /// A running program, with its stderr collected line by line.
 pub(crate) struct Program {
@@ -21,7 +21,10 @@ pub(crate) struct Program {
 impl Program {
     /// Starts `name` with `args` and waits for `expected` listening lines.
     pub(crate) fn start(name: &str, args: &[&str], expected: usize) -> Self {
+        let (defaults, more) = default_args(name, args);
+        let expected = expected + more;
         let mut child = Command::new(binary(name))
+            .args(defaults)
             .args(args)
             .env("RUST_LOG", "info")
             .env("AWS_EC2_METADATA_DISABLED", "true")

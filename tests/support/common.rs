@@ -28,6 +28,18 @@ pub(crate) fn binary(name: &str) -> PathBuf {
     path
 }
 
+/// The arguments a program gets before the test's own: music-gateway's admin
+/// listener (127.0.0.1:9465 by default) on a free port unless the test names
+/// one, so that gateways started side by side do not collide. With them comes
+/// the number of extra `listening on` lines to wait for.
+pub(crate) fn default_args(name: &str, args: &[&str]) -> (Vec<&'static str>, usize) {
+    if name == "music-gateway" && !args.contains(&"--admin-listen") {
+        (vec!["--admin-listen", "127.0.0.1:0"], 1)
+    } else {
+        (Vec::new(), 0)
+    }
+}
+
 /// `(protocol, address)` of a `listening on ADDR protocol="…"` line, in the
 /// text or the JSON log format.
 pub(crate) fn listening(line: &str) -> Option<(String, SocketAddr)> {

@@ -26,7 +26,7 @@ use std::{
 
 use serde_json::Value;
 
-use crate::common::{binary, listening};
+use crate::common::{binary, default_args, listening};
 
 /// How long a program may take to log all its `listening on` lines.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
@@ -70,7 +70,10 @@ impl Program {
             }
         }
         command.envs(DEFAULT_ENV).envs(env.iter().copied());
+        let (defaults, more) = default_args(name, args);
+        let expected = expected + more;
         let mut child = command
+            .args(defaults)
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())

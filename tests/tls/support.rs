@@ -4,7 +4,7 @@
 use std::{
     io::Read,
     net::SocketAddr,
-    path::{Path, PathBuf},
+    path::Path,
     process::{Command, Stdio},
     time::{Duration, Instant},
 };
@@ -14,6 +14,7 @@ use tonic::transport::{Certificate, ClientTlsConfig, Endpoint, Identity};
 
 use crate::{
     certs::{Pair, Pki},
+    common::{binary, default_args},
     stack::Program,
 };
 
@@ -170,7 +171,9 @@ pub(crate) struct Exit {
 
 /// Runs a built binary of the workspace until it exits (at most 30 s).
 pub(crate) fn run_to_exit(name: &str, args: &[&str]) -> Exit {
+    let (defaults, _) = default_args(name, args);
     let mut child = Command::new(binary(name))
+        .args(defaults)
         .args(args)
         .env("RUST_LOG", "info")
         .env("AWS_EC2_METADATA_DISABLED", "true")
@@ -204,14 +207,4 @@ pub(crate) fn run_to_exit(name: &str, args: &[&str]) -> Exit {
         code: status.code(),
         stderr: reader.join().expect("stderr reader"),
     }
-}
-
-/// A built binary of this workspace, next to the test binary's directory.
-fn binary(name: &str) -> PathBuf {
-    let mut dir = std::env::current_exe().expect("test binary path");
-    dir.pop();
-    if dir.ends_with("deps") {
-        dir.pop();
-    }
-    dir.join(name)
 }

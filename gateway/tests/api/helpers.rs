@@ -89,15 +89,15 @@ impl TestApp {
             "MUSIC_GATEWAY_UPSTREAM is set; the tests run the service in-process"
         );
         let (shutdown, stopped) = oneshot::channel::<()>();
-        let server = tokio::spawn(music_gateway::run::run(
-            settings,
+        let listeners = music_gateway::run::Listeners {
             http,
-            Some(grpc),
-            async move {
-                // A sent signal and a dropped sender both mean "stop".
-                let _ = stopped.await;
-            },
-        ));
+            grpc: Some(grpc),
+            admin: None,
+        };
+        let server = tokio::spawn(music_gateway::run::run(settings, listeners, async move {
+            // A sent signal and a dropped sender both mean "stop".
+            let _ = stopped.await;
+        }));
         let stage = stage.trim_matches('/');
         Self {
             address,

@@ -616,14 +616,30 @@ fn cases() -> Vec<Case> {
             body_error("expected value at line 1 column 1"),
         ),
         case(
-            "a gzip-compressed body is not decompressed",
+            "a gzip-compressed body is refused as an encoding the gateway cannot read",
             raw(
                 "POST",
                 I,
                 &[b"Content-Type: application/json", b"Content-Encoding: gzip"],
                 &GZIPPED,
             ),
-            body_error("expected value at line 1 column 1"),
+            json(
+                415,
+                r#""The request body is encoded with gzip, which the gateway does not decode; send it unencoded.""#,
+            ),
+        ),
+        case(
+            "an identity-encoded body is read as it is",
+            raw(
+                "POST",
+                I,
+                &[
+                    b"Content-Type: application/json",
+                    b"Content-Encoding: identity",
+                ],
+                b"{not json",
+            ),
+            body_error("key must be a string at line 1 column 2"),
         ),
         case(
             "a DELETE with Expect: 100-continue, from curl",
@@ -808,9 +824,14 @@ fn cases() -> Vec<Case> {
             json(200, r#"{"status": "ready"}"#),
         ),
         case(
-            "HEAD /metrics with a header that is not UTF-8",
-            raw("HEAD", "/metrics", &[b"x-junk: \xff\xfe"], b""),
-            Exactly(200, "text/plain; version=0.0.4", ""),
+            "HEAD /readyz with a header that is not UTF-8",
+            raw("HEAD", "/readyz", &[b"x-junk: \xff\xfe"], b""),
+            Exactly(200, "application/json", ""),
+        ),
+        case(
+            "/metrics is not served on the public port",
+            raw("GET", "/metrics", &[], b""),
+            not_found("/metrics"),
         ),
     ]
 }
@@ -1150,9 +1171,9 @@ async fn unsupported_methods_on_the_operational_routes_get_the_json_405() {
                 Should::JsonMentioning(405, &["/readyz", "DELETE", "GET"]),
             ),
             (
-                "TRACE /metrics",
-                raw("TRACE", "/metrics", &[], b""),
-                Should::JsonMentioning(405, &["/metrics", "TRACE", "GET"]),
+                "TRACE /healthz",
+                raw("TRACE", "/healthz", &[], b""),
+                Should::JsonMentioning(405, &["/healthz", "TRACE", "GET"]),
             ),
         ],
     )

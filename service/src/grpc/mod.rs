@@ -3,14 +3,14 @@
 //! span carrying the caller's request id (`x-request-id` metadata) and ends
 //! with one log line: method, code, duration.
 
-use std::{
-    sync::Arc,
-    time::{Duration, Instant},
+pub mod shed;
+
+use std::time::{Duration, Instant};
+
+use music_api::{
+    pb::{self, item_service_server::ItemService, table_service_server::TableService},
+    wire,
 };
-
-use tokio::sync::Semaphore;
-
-use music_api::pb::{self, item_service_server::ItemService, table_service_server::TableService};
 use tonic::{Request, Response, Status};
 use tracing::Instrument;
 
@@ -20,57 +20,27 @@ use crate::{
     store::{Operation, Store, TableInfo},
 };
 
-/// The metadata key that carries a request id from the gateway (or any caller).
-pub const REQUEST_ID_METADATA: &str = "x-request-id";
-/// W3C trace context, as the gateway forwards it.
-pub const TRACEPARENT_METADATA: &str = "traceparent";
-
-/// What every RPC is held to: a bound on requests in flight (beyond it the
-/// service sheds load at once rather than queueing without end).
-#[derive(Debug, Clone)]
-pub struct RpcPolicy {
-    permits: Arc<Semaphore>,
-    max_in_flight: usize,
-}
-
-impl RpcPolicy {
-    pub fn new(max_in_flight: usize) -> Self {
-        let max_in_flight = max_in_flight.max(1);
-        Self {
-            permits: Arc::new(Semaphore::new(max_in_flight)),
-            max_in_flight,
-        }
-    }
-
-    /// Requests being served now.
-    pub fn in_flight(&self) -> usize {
-        self.max_in_flight - self.permits.available_permits()
-    }
-}
-
 /// `TableService` over a [`Store`].
 #[derive(Debug, Clone)]
 pub struct TableApi {
     store: Store,
-    policy: RpcPolicy,
 }
 
 /// `ItemService` over a [`Store`].
 #[derive(Debug, Clone)]
 pub struct ItemApi {
     store: Store,
-    policy: RpcPolicy,
 }
 
 impl TableApi {
-    pub fn new(store: Store, policy: RpcPolicy) -> Self {
-        Self { store, policy }
+    pub fn new(store: Store) -> Self {
+        Self { store }
     }
 }
 
 impl ItemApi {
-    pub fn new(store: Store, policy: RpcPolicy) -> Self {
-        Self { store, policy }
+    pub fn new(store: Store) -> Self {
+        Self { store }
     }
 }
 
@@ -115,42 +85,39 @@ fn answer_margin(budget: Duration) -> Duration {
     (budget / 20).min(Duration::from_millis(20))
 }
 
-/// Runs one RPC: sheds it when the service is full, bounds it by the caller's
+/// Runs one RPC (already admitted by [`shed`]): bounds it by the caller's
 /// deadline, runs it in a span with the request and trace ids, records its
 /// metrics and logs one line with its outcome.
 async fn observe<T, Req>(
-    policy: &RpcPolicy,
     operation: Operation,
     request: Request<Req>,
     handler: impl AsyncFnOnce(Req) -> Result<T, ServiceError>,
 ) -> Result<Response<T>, Status> {
     let metadata = request.metadata();
-    let request_id = metadata_text(metadata, REQUEST_ID_METADATA)
+    // Only a well-formed id is logged: a caller's 1 MiB of metadata must not
+    // become a 1 MiB log line.
+    let request_id = metadata_text(metadata, wire::REQUEST_ID)
+        .filter(|id| wire::is_valid_request_id(id.as_bytes()))
         .unwrap_or("-")
         .to_owned();
-    let trace = metadata_text(metadata, TRACEPARENT_METADATA)
+    let trace = metadata_text(metadata, wire::TRACEPARENT)
         .and_then(trace_id)
         .unwrap_or("-")
         .to_owned();
     let budget = metadata_text(metadata, "grpc-timeout").and_then(grpc_timeout);
     let span = tracing::info_span!("rpc", method = operation.as_str(), request_id = %request_id, trace_id = %trace);
-    music_runtime::telemetry::continue_trace(&span, metadata_text(metadata, TRACEPARENT_METADATA));
+    music_runtime::telemetry::continue_trace(&span, metadata_text(metadata, wire::TRACEPARENT));
     let started = Instant::now();
 
-    let outcome = match policy.permits.clone().try_acquire_owned() {
-        Err(_) => Err(ServiceError::Overloaded {
-            max_in_flight: policy.max_in_flight,
-        }),
-        Ok(_permit) => {
-            let _in_flight = InFlightGauge::enter();
-            let work = handler(request.into_inner()).instrument(span.clone());
-            match budget {
-                None => work.await,
-                Some(budget) => {
-                    match tokio::time::timeout(budget - answer_margin(budget), work).await {
-                        Ok(result) => result,
-                        Err(_) => Err(ServiceError::DeadlineExceeded { budget }),
-                    }
+    let outcome = {
+        let _in_flight = InFlightGauge::enter();
+        let work = handler(request.into_inner()).instrument(span.clone());
+        match budget {
+            None => work.await,
+            Some(budget) => {
+                match tokio::time::timeout(budget - answer_margin(budget), work).await {
+                    Ok(result) => result,
+                    Err(_) => Err(ServiceError::DeadlineExceeded { budget }),
                 }
             }
         }
@@ -240,7 +207,7 @@ impl TableService for TableApi {
         request: Request<pb::CreateTableRequest>,
     ) -> Result<Response<pb::Table>, Status> {
         const OP: Operation = Operation::CreateTable;
-        observe(&self.policy, OP, request, async |r| {
+        observe(OP, request, async |r| {
             let name = table_name(r.table_name, OP)?;
             let throughput = match r.provisioned_throughput {
                 None => Throughput::default(),
@@ -259,7 +226,7 @@ impl TableService for TableApi {
         request: Request<pb::DeleteTableRequest>,
     ) -> Result<Response<pb::DeleteTableResponse>, Status> {
         const OP: Operation = Operation::DeleteTable;
-        observe(&self.policy, OP, request, async |r| {
+        observe(OP, request, async |r| {
             let name = table_name(r.table_name, OP)?;
             let table = self.store.delete_table(&name).await?;
             Ok(pb::DeleteTableResponse {
@@ -274,7 +241,7 @@ impl TableService for TableApi {
         request: Request<pb::DescribeTableRequest>,
     ) -> Result<Response<pb::Table>, Status> {
         const OP: Operation = Operation::DescribeTable;
-        observe(&self.policy, OP, request, async |r| {
+        observe(OP, request, async |r| {
             let name = table_name(r.table_name, OP)?;
             Ok(table_to_pb(self.store.describe_table(&name).await?))
         })
@@ -286,7 +253,7 @@ impl TableService for TableApi {
         request: Request<pb::ListTablesRequest>,
     ) -> Result<Response<pb::ListTablesResponse>, Status> {
         const OP: Operation = Operation::ListTables;
-        observe(&self.policy, OP, request, async |r| {
+        observe(OP, request, async |r| {
             let page =
                 TablePage::parse(r.page_size, r.page_token).map_err(ServiceError::invalid(OP))?;
             let names = self.store.list_tables(&page).await?;
@@ -306,7 +273,7 @@ impl ItemService for ItemApi {
         request: Request<pb::PutItemRequest>,
     ) -> Result<Response<pb::PutItemResponse>, Status> {
         const OP: Operation = Operation::PutItem;
-        observe(&self.policy, OP, request, async |r| {
+        observe(OP, request, async |r| {
             let table = table_name(r.table_name, OP)?;
             let song = r.song.unwrap_or_default();
             let key = SongKey::parse(
@@ -333,7 +300,7 @@ impl ItemService for ItemApi {
         request: Request<pb::GetItemRequest>,
     ) -> Result<Response<pb::Song>, Status> {
         const OP: Operation = Operation::GetItem;
-        observe(&self.policy, OP, request, async |r| {
+        observe(OP, request, async |r| {
             let table = table_name(r.table_name, OP)?;
             let key = song_key(r.artist, r.song_title, OP)?;
             match self.store.get_item(&table, &key).await? {
@@ -349,7 +316,7 @@ impl ItemService for ItemApi {
         request: Request<pb::UpdateItemRequest>,
     ) -> Result<Response<pb::Song>, Status> {
         const OP: Operation = Operation::UpdateItem;
-        observe(&self.policy, OP, request, async |r| {
+        observe(OP, request, async |r| {
             let table = table_name(r.table_name, OP)?;
             let key = song_key(r.artist, r.song_title, OP)?;
             let song = Song::parse(key, r.album_title, "album_title", Write::Update)
@@ -364,7 +331,7 @@ impl ItemService for ItemApi {
         request: Request<pb::DeleteItemRequest>,
     ) -> Result<Response<pb::DeleteItemResponse>, Status> {
         const OP: Operation = Operation::DeleteItem;
-        observe(&self.policy, OP, request, async |r| {
+        observe(OP, request, async |r| {
             let table = table_name(r.table_name, OP)?;
             let key = song_key(r.artist, r.song_title, OP)?;
             let existed = self.store.delete_item(&table, &key).await?;
