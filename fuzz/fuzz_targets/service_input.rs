@@ -18,7 +18,7 @@ use music_fuzz::service::{
         MAX_TABLE_NAME_LEN, MIN_TABLE_NAME_LEN, SONG_TITLE, Song, SongKey, TableName, TablePage,
         Throughput, Write,
     },
-    grpc::{grpc_timeout, trace_id},
+    grpc::metadata::{grpc_timeout, trace_id},
 };
 
 fn text(line: &[u8]) -> String {

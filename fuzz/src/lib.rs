@@ -5,8 +5,8 @@
 //! - `gateway::params` and `gateway::routes`: music-gateway's
 //!   `gateway/src/params.rs` and `gateway/src/routes.rs`, whole;
 //! - `service::domain`: music-service's `service/src/domain.rs`, whole;
-//! - `service::grpc`: `trace_id` and `grpc_timeout`, lifted out of
-//!   `service/src/grpc.rs` by `build.rs` (the rest of that file is tonic glue).
+//! - `service::grpc::metadata`: music-service's `service/src/grpc/metadata.rs`
+//!   (`trace_id`, `grpc_timeout`), whole.
 //!
 //! The paths are the crates' module paths (`music_gateway::params::Params`
 //! is `music_fuzz::gateway::params::Params`).
@@ -25,6 +25,10 @@ pub mod gateway_routes;
 #[allow(dead_code)]
 #[path = "../../service/src/domain.rs"]
 pub mod service_domain;
+#[doc(hidden)]
+#[allow(dead_code)]
+#[path = "../../service/src/grpc/metadata.rs"]
+pub mod service_grpc_metadata;
 
 /// music-gateway's modules.
 pub mod gateway {
@@ -35,10 +39,8 @@ pub mod gateway {
 pub mod service {
     pub use super::service_domain as domain;
 
-    /// The readers of gRPC metadata from `service/src/grpc.rs`.
+    /// music-service's `grpc` module, as far as it is fuzzed.
     pub mod grpc {
-        use std::time::Duration;
-
-        include!(concat!(env!("OUT_DIR"), "/grpc_readers.rs"));
+        pub use crate::service_grpc_metadata as metadata;
     }
 }
