@@ -10,6 +10,12 @@ use music_gateway::{
 use music_runtime::{shutdown::shutdown_signal, telemetry};
 use tokio::net::TcpListener;
 
+/// jemalloc, built to give freed pages back to the system about a second
+/// after they are freed (`.cargo/config.toml`): glibc's malloc kept up to
+/// 32 MiB resident for good after a burst of large messages.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let settings = GatewaySettings::parse();

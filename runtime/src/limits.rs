@@ -35,13 +35,16 @@ const MIB: usize = 1024 * 1024;
 #[derive(Debug, Clone, Args)]
 pub struct ConnectionLimits {
     /// How long a new connection may take to complete its first request's
-    /// headers, TLS handshake included; then it is closed. Also bounds how long
-    /// an HTTP/1 request's headers may take.
+    /// headers, TLS handshake included; then it is closed (an h2 peer that does
+    /// not acknowledge the GOAWAY is cut a second later). Also bounds how long
+    /// an HTTP/1 request's headers may take, and so how long an HTTP/1
+    /// keep-alive connection waits for its next request.
     #[arg(long, env = "MUSIC_REQUEST_START_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
     pub request_start_timeout: Duration,
 
     /// How long a connection may stay open with no request in flight; then
-    /// it is closed (h2: GOAWAY first).
+    /// it is closed (h2: GOAWAY first). HTTP/1 keep-alive connections are held
+    /// to --request-start-timeout between requests, as nginx's are.
     #[arg(long, env = "MUSIC_IDLE_TIMEOUT", default_value = "5m", value_parser = humantime::parse_duration)]
     pub idle_timeout: Duration,
 

@@ -11,6 +11,12 @@ use music_runtime::{
 use music_service::{MusicService, ServiceSettings};
 use tokio_rustls::TlsAcceptor;
 
+/// jemalloc, built to give freed pages back to the system about a second
+/// after they are freed (`.cargo/config.toml`): glibc's malloc kept up to
+/// 32 MiB resident for good after a burst of large messages.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let settings = ServiceSettings::parse();

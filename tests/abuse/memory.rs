@@ -60,9 +60,12 @@ const PROMPT: Duration = Duration::from_secs(3);
 /// one more budget's worth of allocator slack (freed buffers not yet
 /// returned to the system). Unbounded, the attack takes ~600 MiB.
 const PEAK_CEILING_MIB: f64 = CONNECTION_BUDGET_MIB + CONNECTION_BUDGET_MIB + 32.0;
-/// After the attack the RSS must fall back below baseline + this (one
-/// connection budget: the allocator may keep some of what it was given)…
-const SETTLED_CEILING_MIB: f64 = CONNECTION_BUDGET_MIB;
+/// After the attack the RSS must fall back below baseline + this: the
+/// programs' allocator (jemalloc with a background thread and a 1 s decay,
+/// `.cargo/config.toml`) gives freed pages back about a second after the
+/// buffers are freed; what remains is its caches and the connection state of
+/// the innocent client (measured: +2 to +6 MiB after 1 to 1.6 s)…
+const SETTLED_CEILING_MIB: f64 = 12.0;
 /// … within this long.
 const SETTLE_WITHIN: Duration = Duration::from_secs(10);
 /// How often the innocent client calls, and how long one of its calls may take.
