@@ -5,7 +5,7 @@ use std::{env, path::PathBuf};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let proto = "proto/music/v1/music.proto";
-    println!("cargo:rerun-if-changed={proto}");
+    println!("cargo:rerun-if-changed=proto");
     let descriptors = protox::compile([proto], ["proto"])?;
 
     let out_dir = PathBuf::from(env::var("OUT_DIR")?);

@@ -12,13 +12,14 @@
 
 use http::HeaderValue;
 use libfuzzer_sys::fuzz_target;
-use music_fuzz::service::{
-    domain::{
+use music_fuzz::{
+    api::wire::{grpc_timeout, is_valid_request_id},
+    runtime::traceparent,
+    service::domain::{
         ALBUM_TITLE, ARTIST, MAX_ITEM_BYTES, MAX_PARTITION_KEY_BYTES, MAX_SORT_KEY_BYTES,
         MAX_TABLE_NAME_LEN, MIN_TABLE_NAME_LEN, SONG_TITLE, Song, SongKey, TableName, TablePage,
         Throughput, Write,
     },
-    grpc::metadata::{grpc_timeout, trace_id},
 };
 
 fn text(line: &[u8]) -> String {
@@ -98,20 +99,23 @@ fuzz_target!(|data: &[u8]| {
         && (page_token.is_empty() || is_table_name(&page_token));
     assert_eq!(page.is_ok(), page_ok);
 
-    // Fed only what can reach them. (On any `&str`, `grpc_timeout` panics
-    // when the last character is not ASCII: `split_at` inside a character.
-    // Reported; tonic never hands it such text.)
+    // Fed what can reach them: header text.
     if let Some(text) = metadata_text(timeout)
         && let Some(budget) = grpc_timeout(text)
     {
         assert!((2..=9).contains(&text.len()), "{text:?}");
         assert!(budget.as_secs() <= 99_999_999 * 3600);
     }
-    if let Some(text) = metadata_text(traceparent)
-        && let Some(trace) = trace_id(text)
-    {
-        assert_eq!(trace.len(), 32);
-        assert!(trace.bytes().all(|b| b.is_ascii_hexdigit()));
-        assert!(text.contains(trace));
+    if let Some(text) = metadata_text(traceparent) {
+        if let Some(parent) = traceparent::parse(text) {
+            assert_eq!(parent.trace_id.len(), 32);
+            assert!(parent.trace_id.bytes().all(|b| b.is_ascii_hexdigit()));
+            assert!(text.contains(parent.trace_id));
+            assert_eq!(parent.parent_id.len(), 16);
+        }
+        // The same header text as a request id: accepted only when short and visible.
+        if is_valid_request_id(text.as_bytes()) {
+            assert!(text.len() <= 128 && !text.contains(' '));
+        }
     }
 });

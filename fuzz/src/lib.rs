@@ -5,8 +5,9 @@
 //! - `gateway::params` and `gateway::routes`: music-gateway's
 //!   `gateway/src/params.rs` and `gateway/src/routes.rs`, whole;
 //! - `service::domain`: music-service's `service/src/domain.rs`, whole;
-//! - `service::grpc::metadata`: music-service's `service/src/grpc/metadata.rs`
-//!   (`trace_id`, `grpc_timeout`), whole.
+//! - `api::wire`: music-api's `proto/wire.rs` (metadata keys and readers,
+//!   `grpc_timeout` among them), whole;
+//! - `runtime::traceparent`: music-runtime's `runtime/src/traceparent.rs`, whole.
 //!
 //! The paths are the crates' module paths (`music_gateway::params::Params`
 //! is `music_fuzz::gateway::params::Params`).
@@ -27,8 +28,22 @@ pub mod gateway_routes;
 pub mod service_domain;
 #[doc(hidden)]
 #[allow(dead_code)]
-#[path = "../../service/src/grpc/metadata.rs"]
-pub mod service_grpc_metadata;
+#[path = "../../proto/wire.rs"]
+pub mod api_wire;
+#[doc(hidden)]
+#[allow(dead_code)]
+#[path = "../../runtime/src/traceparent.rs"]
+pub mod runtime_traceparent;
+
+/// music-api's modules.
+pub mod api {
+    pub use super::api_wire as wire;
+}
+
+/// music-runtime's modules.
+pub mod runtime {
+    pub use super::runtime_traceparent as traceparent;
+}
 
 /// music-gateway's modules.
 pub mod gateway {
@@ -38,9 +53,4 @@ pub mod gateway {
 /// music-service's modules.
 pub mod service {
     pub use super::service_domain as domain;
-
-    /// music-service's `grpc` module, as far as it is fuzzed.
-    pub mod grpc {
-        pub use crate::service_grpc_metadata as metadata;
-    }
 }

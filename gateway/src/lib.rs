@@ -1,24 +1,25 @@
 //! music-gateway: the tutorial's header-based REST calls, transcoded to
 //! music.v1 gRPC calls on music-service.
 //!
-//! A request travels `app` (request id, access log, routing via `routes`) →
-//! `params` (header › query › JSON body) → `legacy` (the call, through
-//! `upstream`) → the tutorial's JSON answer; gRPC failures become HTTP in one
-//! place, `errors`.
+//! A request travels `server` (the router: request ids, Host check) →
+//! `access` (the access log and metrics; ids and trace context from
+//! `request`) → `tutorial` (the route table, the parameters from header ›
+//! query › JSON body read by `body`, the call through `upstream` with the
+//! shared `state`) → the tutorial's JSON answer; every refusal is one
+//! `error::ApiError`, and gRPC failures become HTTP in that one place.
 
 pub mod access;
-pub mod app;
-pub mod errors;
-pub mod legacy;
+pub mod body;
+pub mod error;
 pub mod metrics;
-pub mod params;
 pub mod pyjson;
-pub mod routes;
-pub mod run;
+pub mod request;
+pub mod server;
 pub mod settings;
-pub mod tls;
-
+pub mod state;
+pub mod tutorial;
 pub mod upstream;
 
-pub use app::{Gateway, router};
+pub use server::{Listeners, StartError, router, run};
 pub use settings::GatewaySettings;
+pub use state::Gateway;

@@ -3,12 +3,8 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use music_gateway::{
-    GatewaySettings,
-    run::{Listeners, run},
-};
+use music_gateway::{GatewaySettings, Listeners, StartError, run};
 use music_runtime::{shutdown::shutdown_signal, telemetry};
-use tokio::net::TcpListener;
 
 /// jemalloc, built to give freed pages back to the system about a second
 /// after they are freed (`.cargo/config.toml`): glibc's malloc kept up to
@@ -29,28 +25,9 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn start(settings: GatewaySettings) -> Result<(), music_gateway::run::RunError> {
+async fn start(settings: GatewaySettings) -> Result<(), StartError> {
     // Before anything listens, so that an early SIGTERM stops the process cleanly.
     let shutdown = shutdown_signal();
-    let http = TcpListener::bind(settings.listen)
-        .await
-        .map_err(|e| format!("cannot listen on {}: {e}", settings.listen))?;
-    let admin = TcpListener::bind(settings.admin_listen)
-        .await
-        .map_err(|e| format!("cannot listen on {} (admin): {e}", settings.admin_listen))?;
-    let grpc = if settings.upstream.is_none() {
-        Some(
-            TcpListener::bind(settings.grpc_listen)
-                .await
-                .map_err(|e| format!("cannot listen on {} (gRPC): {e}", settings.grpc_listen))?,
-        )
-    } else {
-        None
-    };
-    let listeners = Listeners {
-        http,
-        grpc,
-        admin: Some(admin),
-    };
+    let listeners = Listeners::bind(&settings).await?;
     run(settings, listeners, shutdown).await
 }

@@ -6,7 +6,7 @@ use clap::Parser;
 
 use music_runtime::{limits::ConnectionLimits, telemetry::LogSettings};
 
-use crate::errors::ErrorMode;
+use crate::error::ErrorMode;
 
 /// music-gateway: the tutorial's REST calls, served by music.v1 over gRPC.
 #[derive(Debug, Clone, Parser)]
@@ -40,9 +40,10 @@ pub struct GatewaySettings {
     #[arg(long, env = "MUSIC_GATEWAY_ERRORS", value_enum, default_value_t = ErrorMode::Seed)]
     pub errors: ErrorMode,
 
-    /// Integration timeout of one request in milliseconds (API Gateway's is 29 s).
-    #[arg(long, env = "MUSIC_GATEWAY_TIMEOUT_MS", default_value_t = 29_000)]
-    pub timeout_ms: u64,
+    /// Integration timeout of one request (API Gateway's is 29 s): `29s`,
+    /// `500ms`; a bare number is milliseconds.
+    #[arg(long, alias = "timeout-ms", env = "MUSIC_GATEWAY_TIMEOUT", default_value = "29s", value_parser = music_runtime::settings::millis)]
+    pub timeout: Duration,
 
     /// Address of the in-process service's gRPC listener (without --upstream).
     #[arg(
@@ -52,10 +53,10 @@ pub struct GatewaySettings {
     )]
     pub grpc_listen: SocketAddr,
 
-    /// On SIGTERM/SIGINT, how long requests in flight may take to finish, in
-    /// seconds, before they are cut.
-    #[arg(long, env = "MUSIC_GATEWAY_SHUTDOWN_GRACE_SECS", default_value_t = 10)]
-    pub shutdown_grace_secs: u64,
+    /// On SIGTERM/SIGINT, how long requests in flight may take to finish
+    /// before they are cut: `10s`; a bare number is seconds.
+    #[arg(long, alias = "shutdown-grace-secs", env = "MUSIC_GATEWAY_SHUTDOWN_GRACE", default_value = "10s", value_parser = music_runtime::settings::seconds)]
+    pub shutdown_grace: Duration,
 
     /// PEM certificate chain: serve HTTPS instead of HTTP (with --tls-key).
     #[arg(long, env = "MUSIC_GATEWAY_TLS_CERT", requires = "tls_key")]
@@ -102,14 +103,4 @@ pub struct GatewaySettings {
 
     #[command(flatten)]
     pub log: LogSettings,
-}
-
-impl GatewaySettings {
-    pub fn timeout(&self) -> Duration {
-        Duration::from_millis(self.timeout_ms)
-    }
-
-    pub fn shutdown_grace(&self) -> Duration {
-        Duration::from_secs(self.shutdown_grace_secs)
-    }
 }

@@ -1,14 +1,20 @@
 //! The gateway's way to music-service: gRPC clients over either a tonic
-//! `Channel` (a separate service process) or the service's routes called
-//! in-process, behind one boxed transport so the handlers never know which.
+//! `Channel` (a separate service process, plaintext or TLS with rustls) or the
+//! service's routes called in-process, behind one boxed transport so the
+//! handlers never know which.
 
-use std::time::{Duration, Instant};
+use std::{
+    path::Path,
+    time::{Duration, Instant},
+};
 
 use http::{Request, Response};
 use music_api::{
     pb::{item_service_client::ItemServiceClient, table_service_client::TableServiceClient},
     wire,
 };
+use music_runtime::pem::{self, PemError};
+use tonic::transport::{Certificate, Identity};
 use tonic::{
     body::Body,
     transport::{Channel, ClientTlsConfig},
@@ -140,4 +146,28 @@ impl CallContext {
         request.set_timeout(self.remaining());
         request
     }
+}
+
+/// Client TLS towards music-service: the CA to trust (else the system's
+/// roots are not used: a private CA is the norm inside a mesh), an optional
+/// client identity for mTLS, and an optional name to verify.
+pub fn client_tls(
+    ca: Option<&Path>,
+    identity: Option<(&Path, &Path)>,
+    domain: Option<&str>,
+) -> Result<ClientTlsConfig, PemError> {
+    let mut config = ClientTlsConfig::new();
+    if let Some(ca) = ca {
+        config = config.ca_certificate(Certificate::from_pem(pem::certificates(ca)?.pem));
+    }
+    if let Some((cert, key)) = identity {
+        config = config.identity(Identity::from_pem(
+            pem::certificates(cert)?.pem,
+            pem::private_key(key)?.pem,
+        ));
+    }
+    if let Some(domain) = domain {
+        config = config.domain_name(domain);
+    }
+    Ok(config)
 }

@@ -4,13 +4,17 @@
 //! OTLP), `metrics` (the Prometheus recorder), `shutdown` (SIGINT/SIGTERM) and
 //! `pem` and `tls` (TLS files, checked at start, and the acceptor), `serve`
 //! (the one accept loop, with the connection bounds of `limits` and a drain
-//! bounded by a grace period) and `admin` (`/healthz`, `/readyz`, `/metrics`).
+//! bounded by a grace period), `admin` (`/healthz`, `/readyz`, `/metrics`) and
+//! `traceparent` (the one reader of W3C trace context); `settings` holds what
+//! both programs' settings share.
 
 pub mod admin;
 pub mod limits;
 pub mod metrics;
 pub mod pem;
 pub mod serve;
+pub mod settings;
 pub mod shutdown;
 pub mod telemetry;
 pub mod tls;
+pub mod traceparent;

@@ -78,16 +78,7 @@ pub struct ConnectionLimits {
 
 impl Default for ConnectionLimits {
     fn default() -> Self {
-        Self {
-            request_start_timeout: Duration::from_secs(10),
-            idle_timeout: Duration::from_secs(300),
-            body_read_timeout: Duration::from_secs(10),
-            max_concurrent_streams: 100,
-            keepalive_interval: Duration::from_secs(30),
-            keepalive_timeout: Duration::from_secs(10),
-            max_connection_body_bytes: 32 * MIB,
-            max_buffered_body_bytes: 128 * MIB,
-        }
+        crate::settings::defaults()
     }
 }
 

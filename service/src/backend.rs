@@ -15,7 +15,8 @@ use aws_smithy_runtime_api::client::{
     },
     orchestrator::HttpRequest,
 };
-use tokio::sync::Semaphore;
+use aws_smithy_types::body::SdkBody;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::{
     embedded::{EmbeddedError, EmbeddedStore},
@@ -30,7 +31,7 @@ const FALLBACK_REGION: &str = "us-east-1";
 /// one thread, so more would only queue there, each on a connection (and two
 /// file descriptors) of its own: a burst of 2,000 requests once left ~1,500
 /// pooled connections behind.
-const EMBEDDED_MAX_CALLS: usize = 32;
+const EMBEDDED_MAX_CALLS: usize = 16;
 
 /// How long an idle pooled connection to the embedded store is kept.
 const EMBEDDED_POOL_IDLE: Duration = Duration::from_secs(30);
@@ -41,8 +42,8 @@ pub async fn dynamodb_client(
 ) -> Result<(aws_sdk_dynamodb::Client, Option<EmbeddedStore>), EmbeddedError> {
     let timeouts = TimeoutConfig::builder()
         .connect_timeout(Duration::from_secs(3))
-        .operation_timeout(settings.dynamodb_timeout())
-        .operation_attempt_timeout(settings.dynamodb_attempt_timeout())
+        .operation_timeout(settings.dynamodb_timeout)
+        .operation_attempt_timeout(settings.dynamodb_attempt_timeout)
         .build();
     let retry = RetryConfig::standard().with_max_attempts(settings.dynamodb_max_attempts.max(1));
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
@@ -134,7 +135,9 @@ fn bounded_http_client(max_calls: usize, idle: Duration) -> SharedHttpClient {
     })
 }
 
-/// A connector that waits for one of a fixed number of permits per call.
+/// A connector that waits for one of a fixed number of permits per call and
+/// holds it until the answer's body has been read (its connection is busy
+/// until then, so this bounds the connections, not just the calls).
 #[derive(Debug)]
 struct Bounded {
     inner: SharedHttpConnector,
@@ -145,9 +148,44 @@ impl HttpConnector for Bounded {
     fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
         let (inner, permits) = (self.inner.clone(), Arc::clone(&self.permits));
         HttpConnectorFuture::new(async move {
-            // The semaphore is never closed; the permit lives until the answer's headers.
-            let _permit = permits.acquire_owned().await;
-            inner.call(request).await
+            // The semaphore is never closed.
+            let permit = permits.acquire_owned().await.ok();
+            let mut response = inner.call(request).await?;
+            let body = response.take_body();
+            *response.body_mut() = SdkBody::from_body_1_x(Permitted {
+                inner: body,
+                _permit: permit,
+            });
+            Ok(response)
         })
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// An answer's body that holds its call's permit until it is read or dropped.
+    struct Permitted {
+        #[pin]
+        inner: SdkBody,
+        _permit: Option<OwnedSemaphorePermit>,
+    }
+}
+
+impl http_body::Body for Permitted {
+    type Data = bytes::Bytes;
+    type Error = aws_smithy_types::body::Error;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<bytes::Bytes>, Self::Error>>> {
+        self.project().inner.poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        http_body::Body::is_end_stream(&self.inner)
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        http_body::Body::size_hint(&self.inner)
     }
 }

@@ -152,6 +152,11 @@ impl SongKey {
         &self.song_title
     }
 
+    /// The artist and the song title, for a response.
+    pub fn into_parts(self) -> (String, String) {
+        (self.artist, self.song_title)
+    }
+
     /// Builds a key from attributes already stored in DynamoDB (no checks: the
     /// store accepted them).
     pub(crate) fn from_stored(artist: String, song_title: String) -> Self {
@@ -201,6 +206,27 @@ impl Song {
             album_title: Some(album_title),
         })
     }
+}
+
+/// A table to create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewTable {
+    pub name: TableName,
+    pub throughput: Throughput,
+}
+
+/// A song addressed in a table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemRef {
+    pub table: TableName,
+    pub key: SongKey,
+}
+
+/// A song to write into a table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemWrite {
+    pub table: TableName,
+    pub song: Song,
 }
 
 /// Provisioned capacity of a new table: at least 1 of each, 5/5 by default as in the tutorial.

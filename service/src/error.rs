@@ -5,6 +5,9 @@
 
 use std::{collections::HashMap, time::Duration};
 
+use music_api::wire::{
+    DEADLINE_EXCEEDED, DYNAMODB_DOMAIN, ITEM_NOT_FOUND, OPERATION, OVERLOADED, SERVICE_DOMAIN,
+};
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
@@ -13,12 +16,6 @@ use crate::{
     store::{FailureKind, Operation, StoreError},
 };
 
-/// `ErrorInfo.domain` for errors that DynamoDB reported (or would have: input checks).
-pub const DYNAMODB_DOMAIN: &str = "dynamodb";
-/// `ErrorInfo.domain` for the service's own conditions.
-pub const SERVICE_DOMAIN: &str = "music.v1";
-/// `ErrorInfo.reason` of GetItem on a key with no item.
-pub const ITEM_NOT_FOUND: &str = "ITEM_NOT_FOUND";
 /// How long a throttled caller is told to wait before retrying.
 pub const THROTTLE_RETRY_DELAY: Duration = Duration::from_secs(1);
 /// How long a shed caller is told to wait: requests in flight finish in milliseconds.
@@ -74,7 +71,7 @@ impl From<ServiceError> for Status {
             ),
             ServiceError::Overloaded { max_in_flight } => {
                 let mut details =
-                    ErrorDetails::with_error_info("OVERLOADED", SERVICE_DOMAIN, HashMap::new());
+                    ErrorDetails::with_error_info(OVERLOADED, SERVICE_DOMAIN, HashMap::new());
                 details.set_retry_info(Some(OVERLOAD_RETRY_DELAY));
                 Status::with_error_details(
                     Code::ResourceExhausted,
@@ -90,7 +87,7 @@ impl From<ServiceError> for Status {
                     "The caller's deadline of {} ms passed before the service finished.",
                     budget.as_millis()
                 ),
-                ErrorDetails::with_error_info("DEADLINE_EXCEEDED", SERVICE_DOMAIN, HashMap::new()),
+                ErrorDetails::with_error_info(DEADLINE_EXCEEDED, SERVICE_DOMAIN, HashMap::new()),
             ),
             ServiceError::Store(error) => store_status(error),
         }
@@ -170,7 +167,7 @@ fn error_info(reason: &str, domain: &str, operation: Operation) -> ErrorDetails 
     ErrorDetails::with_error_info(
         reason,
         domain,
-        HashMap::from([("operation".to_owned(), operation.as_str().to_owned())]),
+        HashMap::from([(OPERATION.to_owned(), operation.as_str().to_owned())]),
     )
 }
 
@@ -361,7 +358,7 @@ mod tests {
             all.to_vec()
         }
 
-        /// SPEC §3, row by row.
+        /// The contract's table of DynamoDB errors and gRPC codes, row by row.
         fn spec_code(kind: FailureKind, operation: Operation) -> Code {
             match (kind, operation) {
                 (FailureKind::ResourceNotFound, _) => Code::NotFound,

@@ -47,7 +47,7 @@ async fn run(settings: ServiceSettings) -> Result<(), Box<dyn std::error::Error>
     service
         .with_limits(settings.connections.clone())
         .with_admin(admin)
-        .with_shutdown_grace(settings.shutdown_grace())
+        .with_shutdown_grace(settings.shutdown_grace)
         .serve(listener, shutdown)
         .await?;
     Ok(())

@@ -26,6 +26,7 @@ use crate::{
     embedded::{EmbeddedError, EmbeddedStore},
     grpc::{
         ItemApi, TableApi,
+        observe::Observe,
         shed::{InFlightLimit, Shed},
     },
     health::{self, Readiness},
@@ -50,8 +51,8 @@ pub enum StartError {
 }
 
 /// The gRPC services, as the served and the in-process paths both call them:
-/// the routes behind the in-flight limit.
-pub type GrpcRoutes = Shed<Routes>;
+/// the routes behind the in-flight limit, observed.
+pub type GrpcRoutes = Observe<Shed<Routes>>;
 
 /// The service, built and ready to serve.
 pub struct MusicService {
@@ -93,7 +94,7 @@ impl MusicService {
     ) -> Result<Self, StartError> {
         crate::metrics::prometheus();
         let (client, embedded) = dynamodb_client(settings).await?;
-        let store = Store::new(client, settings.table_wait());
+        let store = Store::new(client, settings.table_wait);
         let limit = InFlightLimit::new(rpc.max_concurrent_requests);
 
         let (health, health_service) = tonic_health::server::health_reporter();
@@ -146,7 +147,7 @@ impl MusicService {
             store,
             health,
             readiness,
-            routes: limit.shed(routes),
+            routes: Observe::new(limit.shed(routes)),
             limit,
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
             tls: None,

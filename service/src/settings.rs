@@ -6,7 +6,11 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use clap::{Args, Parser, ValueEnum};
 
-use music_runtime::{limits::ConnectionLimits, telemetry::LogSettings};
+use music_runtime::{
+    limits::ConnectionLimits,
+    settings::{millis, seconds},
+    telemetry::LogSettings,
+};
 
 /// music-service: the music.v1 gRPC API over DynamoDB.
 #[derive(Debug, Clone, Parser)]
@@ -25,10 +29,10 @@ pub struct ServiceSettings {
     )]
     pub admin_listen: SocketAddr,
 
-    /// On SIGTERM/SIGINT, how long requests in flight may take to finish, in
-    /// seconds, before they are cut.
-    #[arg(long, env = "MUSIC_SERVICE_SHUTDOWN_GRACE_SECS", default_value_t = 10)]
-    pub shutdown_grace_secs: u64,
+    /// On SIGTERM/SIGINT, how long requests in flight may take to finish
+    /// before they are cut: `10s`; a bare number is seconds.
+    #[arg(long, alias = "shutdown-grace-secs", env = "MUSIC_SERVICE_SHUTDOWN_GRACE", default_value = "10s", value_parser = seconds)]
+    pub shutdown_grace: Duration,
 
     /// PEM certificate chain: serve gRPC over TLS (with --tls-key); plaintext is then refused.
     #[arg(long, env = "MUSIC_SERVICE_TLS_CERT", requires = "tls_key")]
@@ -72,35 +76,23 @@ pub struct RpcSettings {
     #[arg(long, env = "MUSIC_SERVICE_MAX_MESSAGE_BYTES", default_value_t = 4 * 1024 * 1024)]
     pub max_message_bytes: usize,
 
-    /// How often the store is probed for readiness, in milliseconds; health
-    /// turns NOT_SERVING while it does not answer.
-    #[arg(
-        long,
-        env = "MUSIC_SERVICE_HEALTH_PROBE_INTERVAL_MS",
-        default_value_t = 2000
-    )]
-    pub health_probe_interval_ms: u64,
+    /// How often the store is probed for readiness (at least every 10 ms):
+    /// `2s`; a bare number is milliseconds. Health turns NOT_SERVING while the
+    /// store does not answer.
+    #[arg(long, alias = "health-probe-interval-ms", env = "MUSIC_SERVICE_HEALTH_PROBE_INTERVAL", default_value = "2s", value_parser = millis)]
+    pub health_probe_interval: Duration,
 }
 
 impl Default for RpcSettings {
     fn default() -> Self {
-        Self {
-            max_concurrent_requests: 1024,
-            max_message_bytes: 4 * 1024 * 1024,
-            health_probe_interval_ms: 2000,
-        }
-    }
-}
-
-impl ServiceSettings {
-    pub fn shutdown_grace(&self) -> Duration {
-        Duration::from_secs(self.shutdown_grace_secs)
+        music_runtime::settings::defaults()
     }
 }
 
 impl RpcSettings {
+    /// The probe interval, never below 10 ms (a busy loop helps nobody).
     pub fn health_probe_interval(&self) -> Duration {
-        Duration::from_millis(self.health_probe_interval_ms.max(10))
+        self.health_probe_interval.max(Duration::from_millis(10))
     }
 }
 
@@ -135,27 +127,23 @@ pub struct StoreSettings {
     pub dynamodb_endpoint: Option<String>,
 
     /// How long CreateTable and DeleteTable wait for the table to become ACTIVE
-    /// or disappear, in seconds. Under API Gateway's 29 s so that a gateway
-    /// answers with this service's error rather than its own timeout.
-    #[arg(long, env = "MUSIC_SERVICE_TABLE_WAIT_SECS", default_value_t = 25)]
-    pub table_wait_secs: u64,
+    /// or disappear: `25s`; a bare number is seconds. Under API Gateway's 29 s
+    /// so that a gateway answers with this service's error rather than its
+    /// own timeout.
+    #[arg(long, alias = "table-wait-secs", env = "MUSIC_SERVICE_TABLE_WAIT", default_value = "25s", value_parser = seconds)]
+    pub table_wait: Duration,
 
-    /// Time budget of one DynamoDB call, retries included, in milliseconds.
-    #[arg(
-        long,
-        env = "MUSIC_SERVICE_DYNAMODB_TIMEOUT_MS",
-        default_value_t = 10_000
-    )]
-    pub dynamodb_timeout_ms: u64,
+    /// Time budget of one DynamoDB call, retries included: `10s`; a bare
+    /// number is milliseconds. It bounds the work whatever the caller's
+    /// deadline, which `observe` enforces separately.
+    #[arg(long, alias = "dynamodb-timeout-ms", env = "MUSIC_SERVICE_DYNAMODB_TIMEOUT", default_value = "10s", value_parser = millis)]
+    pub dynamodb_timeout: Duration,
 
-    /// Time budget of one attempt of a DynamoDB call, in milliseconds, so that
-    /// a stalled connection is retried instead of eating the whole budget.
-    #[arg(
-        long,
-        env = "MUSIC_SERVICE_DYNAMODB_ATTEMPT_TIMEOUT_MS",
-        default_value_t = 3_000
-    )]
-    pub dynamodb_attempt_timeout_ms: u64,
+    /// Time budget of one attempt of a DynamoDB call, so that a stalled
+    /// connection is retried instead of eating the whole budget: `3s`; a bare
+    /// number is milliseconds.
+    #[arg(long, alias = "dynamodb-attempt-timeout-ms", env = "MUSIC_SERVICE_DYNAMODB_ATTEMPT_TIMEOUT", default_value = "3s", value_parser = millis)]
+    pub dynamodb_attempt_timeout: Duration,
 
     /// Attempts per DynamoDB call (standard retry mode: only retryable errors are retried).
     #[arg(long, env = "MUSIC_SERVICE_DYNAMODB_MAX_ATTEMPTS", default_value_t = 3)]
@@ -185,18 +173,12 @@ impl std::fmt::Debug for StaticCredentials {
 }
 
 impl StoreSettings {
-    /// Settings for tests and throwaway runs: embedded, in memory.
+    /// Settings for tests and throwaway runs: embedded, in memory, every
+    /// other setting at its default.
     pub fn embedded_in_memory() -> Self {
         Self {
-            backend: Backend::Embedded,
-            data_dir: PathBuf::from("./data"),
             in_memory: true,
-            dynamodb_endpoint: None,
-            table_wait_secs: 25,
-            dynamodb_timeout_ms: 10_000,
-            dynamodb_attempt_timeout_ms: 3_000,
-            dynamodb_max_attempts: 3,
-            static_credentials: None,
+            ..music_runtime::settings::defaults()
         }
     }
 
@@ -208,17 +190,5 @@ impl StoreSettings {
             in_memory: false,
             ..Self::embedded_in_memory()
         }
-    }
-
-    pub fn table_wait(&self) -> Duration {
-        Duration::from_secs(self.table_wait_secs)
-    }
-
-    pub fn dynamodb_timeout(&self) -> Duration {
-        Duration::from_millis(self.dynamodb_timeout_ms)
-    }
-
-    pub fn dynamodb_attempt_timeout(&self) -> Duration {
-        Duration::from_millis(self.dynamodb_attempt_timeout_ms)
     }
 }

@@ -21,8 +21,19 @@ use crate::domain::{
     ALBUM_TITLE, ARTIST, SONG_TITLE, Song, SongKey, TableName, TablePage, Throughput,
 };
 
-/// The DynamoDB operations this service calls, as DynamoDB names them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The DynamoDB operations this service calls, as DynamoDB names them (and
+/// as the RPCs that make them are named). Names and the list come from strum.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    strum::IntoStaticStr,
+    strum::Display,
+    strum::EnumString,
+    strum::VariantArray,
+)]
 pub enum Operation {
     CreateTable,
     DeleteTable,
@@ -35,42 +46,14 @@ pub enum Operation {
 }
 
 impl Operation {
-    /// Every operation, in the order of the contract.
-    pub const ALL: [Operation; 8] = [
-        Self::CreateTable,
-        Self::DeleteTable,
-        Self::DescribeTable,
-        Self::ListTables,
-        Self::PutItem,
-        Self::GetItem,
-        Self::UpdateItem,
-        Self::DeleteItem,
-    ];
-
     /// The operation a gRPC path (`/music.v1.ItemService/GetItem`) calls: the
     /// RPCs are named as the DynamoDB operations they make.
     pub fn of_grpc_path(path: &str) -> Option<Self> {
-        let method = path.rsplit('/').next()?;
-        Self::ALL.into_iter().find(|op| op.as_str() == method)
+        path.rsplit('/').next()?.parse().ok()
     }
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::CreateTable => "CreateTable",
-            Self::DeleteTable => "DeleteTable",
-            Self::DescribeTable => "DescribeTable",
-            Self::ListTables => "ListTables",
-            Self::PutItem => "PutItem",
-            Self::GetItem => "GetItem",
-            Self::UpdateItem => "UpdateItem",
-            Self::DeleteItem => "DeleteItem",
-        }
-    }
-}
-
-impl fmt::Display for Operation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        self.into()
     }
 }
 

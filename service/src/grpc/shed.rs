@@ -1,12 +1,13 @@
-//! Load shedding before a message is read: at most `max_in_flight` RPCs are
-//! served at once, and one more is answered RESOURCE_EXHAUSTED with a retry
-//! delay at once, from its headers alone, so that a flood of requests cannot
-//! make the service buffer their messages first. An RPC counts until its
-//! answer's body (a stream's last message) is sent or dropped.
+//! Load shedding before a message is read: at most `max_in_flight` music.v1
+//! RPCs are served at once, and one more is answered RESOURCE_EXHAUSTED with a
+//! retry delay at once, from its headers alone, so that a flood of requests
+//! cannot make the service buffer their messages first. An RPC counts until
+//! its answer's body (a stream's last message) is sent or dropped. Health and
+//! reflection are never shed: a probe must see an overloaded service as up.
 //!
 //! Hand-written rather than tower's `LoadShed` + `ConcurrencyLimit`: those
-//! answer an error rather than a gRPC response, cannot count the shed call
-//! under its method, and release the slot when a stream starts, not ends.
+//! answer an error rather than a gRPC response, and release the slot when a
+//! stream starts, not when it ends.
 
 use std::{
     convert::Infallible,
@@ -22,7 +23,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tonic::{Status, body::Body};
 use tower::Service;
 
-use crate::{error::ServiceError, grpc::code_name, store::Operation};
+use crate::{error::ServiceError, store::Operation};
 
 /// The limit on RPCs in flight, shared by every clone.
 #[derive(Debug, Clone)]
@@ -74,29 +75,30 @@ where
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
+        if Operation::of_grpc_path(request.uri().path()).is_none() {
+            return ShedFuture::Admitted {
+                inner: self.inner.call(request),
+                permit: None,
+            };
+        }
         match Arc::clone(&self.limit.permits).try_acquire_owned() {
             Ok(permit) => ShedFuture::Admitted {
                 inner: self.inner.call(request),
                 permit: Some(permit),
             },
             Err(_) => ShedFuture::Shed {
-                response: Some(overloaded(request.uri().path(), self.limit.max_in_flight)),
+                response: Some(overloaded(self.limit.max_in_flight)),
             },
         }
     }
 }
 
-/// The answer to a call beyond the limit, counted and logged like any RPC's.
-fn overloaded(path: &str, max_in_flight: usize) -> Response<Body> {
-    let method = Operation::of_grpc_path(path).map_or("unknown", Operation::as_str);
+/// The answer to a call beyond the limit; its cause goes on the RPC's span
+/// (`observe` counts and logs it like any other answer).
+fn overloaded(max_in_flight: usize) -> Response<Body> {
     let error = ServiceError::Overloaded { max_in_flight };
-    let cause = error.to_string();
-    let status = Status::from(error);
-    let code = code_name(status.code());
-    tracing::info!(method, code, error = %cause, "rpc finished");
-    metrics::counter!(crate::metrics::GRPC_REQUESTS, "method" => method, "code" => code)
-        .increment(1);
-    status.into_http()
+    tracing::Span::current().record("error", tracing::field::display(&error));
+    Status::from(error).into_http()
 }
 
 pin_project_lite::pin_project! {
@@ -122,13 +124,15 @@ where
             }
             ShedProjection::Admitted { inner, permit } => {
                 let Ok(response) = std::task::ready!(inner.poll(cx));
-                let permit = permit.take().expect(POLLED_AFTER_READY);
-                Poll::Ready(Ok(response.map(|body| {
-                    Body::new(Permitted {
-                        inner: body,
-                        _permit: permit,
-                    })
-                })))
+                Poll::Ready(Ok(match permit.take() {
+                    None => response,
+                    Some(permit) => response.map(|body| {
+                        Body::new(Permitted {
+                            inner: body,
+                            _permit: permit,
+                        })
+                    }),
+                }))
             }
         }
     }

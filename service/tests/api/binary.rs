@@ -2,109 +2,43 @@
 //! with the real grpcurl through reflection (no proto files), stopped by SIGTERM.
 
 use std::{
-    io::{BufRead, BufReader},
-    net::SocketAddr,
-    process::{Child, Command, Stdio},
-    sync::{Arc, Mutex, mpsc},
+    process::{Command, Stdio},
     time::Duration,
 };
 
+use music_testkit::{Program, env::is_ci};
+
 use crate::helpers::unique_table;
 
-/// A running `music-service` process and its stderr, line by line.
-struct ServiceProcess {
-    child: Child,
-    addr: SocketAddr,
-    log: Arc<Mutex<Vec<String>>>,
+/// A throwaway service: in-memory store, free ports.
+async fn start() -> Program {
+    spawn(&["--in-memory"]).await
 }
 
-impl ServiceProcess {
-    /// A throwaway service: in-memory store, free port.
-    fn start() -> Self {
-        Self::spawn(&[
-            "--listen",
-            "127.0.0.1:0",
-            "--admin-listen",
-            "127.0.0.1:0",
-            "--in-memory",
-        ])
-    }
-
-    /// A service keeping its data under `data_dir`.
-    fn start_with_data_dir(data_dir: &str) -> Self {
-        Self::spawn(&[
-            "--listen",
-            "127.0.0.1:0",
-            "--admin-listen",
-            "127.0.0.1:0",
-            "--data-dir",
-            data_dir,
-        ])
-    }
-
-    fn spawn(args: &[&str]) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_music-service"))
-            .args(args)
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("music-service starts");
-        let stderr = child.stderr.take().unwrap();
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let (found, address) = mpsc::channel();
-        let lines = Arc::clone(&log);
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(rest) = line
-                    .split("listening on ")
-                    .nth(1)
-                    .filter(|_| line.contains("protocol=\"grpc\""))
-                {
-                    let addr = rest
-                        .split_whitespace()
-                        .next()
-                        .unwrap_or_default()
-                        .to_owned();
-                    let _ = found.send(addr);
-                }
-                lines.lock().unwrap().push(line);
-            }
-        });
-        let addr = address
-            .recv_timeout(Duration::from_secs(30))
-            .expect("music-service logs `listening on ADDR`")
-            .parse()
-            .expect("the logged address parses");
-        Self { child, addr, log }
-    }
-
-    fn log_text(&self) -> String {
-        self.log.lock().unwrap().join("\n")
-    }
-
-    fn terminate(&mut self) -> std::process::ExitStatus {
-        let sent = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .expect("kill runs");
-        assert!(sent.success());
-        for _ in 0..100 {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        panic!("music-service did not exit within 10 s of SIGTERM");
-    }
+/// A service keeping its data under `data_dir`.
+async fn start_with_data_dir(data_dir: &str) -> Program {
+    spawn(&["--data-dir", data_dir]).await
 }
 
-impl Drop for ServiceProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// This package's `music-service` binary, gRPC and admin on any port.
+async fn spawn(args: &[&str]) -> Program {
+    Program::builder("music-service")
+        .at(env!("CARGO_BIN_EXE_music-service"))
+        .args(["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"])
+        .args(args)
+        .listening(2)
+        .start()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// SIGTERM, and the exit status within 10 s.
+async fn terminate(service: &mut Program) -> std::process::ExitStatus {
+    service.terminate();
+    service
+        .wait_exit(Duration::from_secs(10))
+        .await
+        .expect("music-service exits within 10 s of SIGTERM")
 }
 
 /// The grpcurl binary: `$GRPCURL`, else `grpcurl` on PATH. Required under CI=true.
@@ -119,7 +53,7 @@ fn grpcurl() -> Option<String> {
     if works {
         return Some(candidate);
     }
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
+    if is_ci() {
         panic!(
             "grpcurl not found (set GRPCURL or use scripts/test.sh); under CI=true it is required"
         );
@@ -140,11 +74,11 @@ fn run_grpcurl(grpcurl: &str, args: &[&str]) -> (bool, String, String) {
     )
 }
 
-#[test]
-fn grpcurl_lists_the_services_through_reflection() {
+#[tokio::test]
+async fn grpcurl_lists_the_services_through_reflection() {
     let Some(grpcurl) = grpcurl() else { return };
-    let service = ServiceProcess::start();
-    let addr = service.addr.to_string();
+    let service = start().await;
+    let addr = service.addr("grpc").to_string();
     let (ok, out, err) = run_grpcurl(&grpcurl, &["-plaintext", &addr, "list"]);
     assert!(ok, "grpcurl list failed: {err}");
     for name in [
@@ -162,11 +96,11 @@ fn grpcurl_lists_the_services_through_reflection() {
     assert!(out.contains("rpc GetItem"), "{out}");
 }
 
-#[test]
-fn grpcurl_round_trips_a_song() {
+#[tokio::test]
+async fn grpcurl_round_trips_a_song() {
     let Some(grpcurl) = grpcurl() else { return };
-    let service = ServiceProcess::start();
-    let addr = service.addr.to_string();
+    let service = start().await;
+    let addr = service.addr("grpc").to_string();
     let table = unique_table("Grpcurl");
     let create = format!(r#"{{"table_name": "{table}"}}"#);
     let (ok, out, err) = run_grpcurl(
@@ -235,7 +169,7 @@ fn grpcurl_round_trips_a_song() {
     assert!(err.contains("NotFound"), "{err}");
 
     // The request id sent as metadata is in the service's log line of that RPC.
-    std::thread::sleep(Duration::from_millis(200));
+    tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(
         service
             .log_text()
@@ -246,11 +180,11 @@ fn grpcurl_round_trips_a_song() {
     );
 }
 
-#[test]
-fn grpcurl_health_check_says_serving() {
+#[tokio::test]
+async fn grpcurl_health_check_says_serving() {
     let Some(grpcurl) = grpcurl() else { return };
-    let service = ServiceProcess::start();
-    let addr = service.addr.to_string();
+    let service = start().await;
+    let addr = service.addr("grpc").to_string();
     for name in ["", "music.v1.TableService", "music.v1.ItemService"] {
         let body = format!(r#"{{"service": "{name}"}}"#);
         let (ok, out, err) = run_grpcurl(
@@ -268,63 +202,51 @@ fn grpcurl_health_check_says_serving() {
     }
 }
 
-#[test]
-fn sigterm_stops_the_service_cleanly() {
-    let mut service = ServiceProcess::start();
-    let status = service.terminate();
+#[tokio::test]
+async fn sigterm_stops_the_service_cleanly() {
+    let mut service = start().await;
+    let status = terminate(&mut service).await;
     assert!(status.success(), "exit status {status:?}");
     let log = service.log_text();
     assert!(log.contains("SIGTERM received"), "{log}");
     assert!(log.contains("gRPC server stopped"), "{log}");
 }
 
-#[test]
-fn the_embedded_store_keeps_data_in_the_data_dir_across_restarts() {
+#[tokio::test]
+async fn the_embedded_store_keeps_data_in_the_data_dir_across_restarts() {
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().to_str().unwrap();
     let table = unique_table("Durable");
     {
-        let mut service = ServiceProcess::start_with_data_dir(data_dir);
-        let rt = tokio::runtime::Runtime::new().unwrap();
-        rt.block_on(async {
-            use music_api::pb;
-            let mut tables = pb::table_service_client::TableServiceClient::connect(format!(
-                "http://{}",
-                service.addr
-            ))
+        let mut service = start_with_data_dir(data_dir).await;
+        use music_api::pb;
+        let mut tables = pb::table_service_client::TableServiceClient::connect(service.url("grpc"))
             .await
             .unwrap();
-            tables
-                .create_table(pb::CreateTableRequest {
-                    table_name: table.clone(),
-                    provisioned_throughput: None,
-                })
-                .await
-                .unwrap();
-        });
-        assert!(service.terminate().success());
+        tables
+            .create_table(pb::CreateTableRequest {
+                table_name: table.clone(),
+                provisioned_throughput: None,
+            })
+            .await
+            .unwrap();
+        assert!(terminate(&mut service).await.success());
     }
     assert!(
         dir.path().join("music.db").exists(),
         "data file in the data dir"
     );
-    let service = ServiceProcess::start_with_data_dir(data_dir);
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(async {
-        use music_api::pb;
-        let mut tables = pb::table_service_client::TableServiceClient::connect(format!(
-            "http://{}",
-            service.addr
-        ))
+    let service = start_with_data_dir(data_dir).await;
+    use music_api::pb;
+    let mut tables = pb::table_service_client::TableServiceClient::connect(service.url("grpc"))
         .await
         .unwrap();
-        let described = tables
-            .describe_table(pb::DescribeTableRequest {
-                table_name: table.clone(),
-            })
-            .await
-            .expect("the table survived the restart")
-            .into_inner();
-        assert_eq!(described.name, table);
-    });
+    let described = tables
+        .describe_table(pb::DescribeTableRequest {
+            table_name: table.clone(),
+        })
+        .await
+        .expect("the table survived the restart")
+        .into_inner();
+    assert_eq!(described.name, table);
 }

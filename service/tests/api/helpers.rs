@@ -9,6 +9,7 @@ use music_api::pb::{
     self, item_service_client::ItemServiceClient, table_service_client::TableServiceClient,
 };
 use music_service::{MusicService, StoreSettings};
+use music_testkit::env::dynamodb_endpoint;
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 use tonic::transport::Channel;
 
@@ -19,32 +20,13 @@ pub(crate) struct Backend {
     pub(crate) settings: StoreSettings,
 }
 
-fn is_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
-}
-
-/// An endpoint from the environment; under CI=true its absence fails the test
-/// instead of skipping it quietly.
-pub(crate) fn endpoint_from_env(var: &str) -> Option<String> {
-    match std::env::var(var) {
-        Ok(endpoint) if !endpoint.is_empty() => Some(endpoint),
-        _ if is_ci() => panic!(
-            "{var} is not set, and under CI=true every backend must run (use scripts/test.sh)"
-        ),
-        _ => {
-            eprintln!("note: {var} is not set; skipping that backend (scripts/test.sh sets it)");
-            None
-        }
-    }
-}
-
 /// The embedded store always; DynamoDB Local when MUSIC_TEST_DYNAMODB_ENDPOINT is set.
 pub(crate) fn backends() -> Vec<Backend> {
     let mut backends = vec![Backend {
         name: "embedded",
         settings: StoreSettings::embedded_in_memory(),
     }];
-    if let Some(endpoint) = endpoint_from_env("MUSIC_TEST_DYNAMODB_ENDPOINT") {
+    if let Some(endpoint) = dynamodb_endpoint() {
         backends.push(Backend {
             name: "dynamodb-local",
             settings: StoreSettings::dynamodb(endpoint),

@@ -5,5 +5,4 @@
 mod binary;
 mod conformance;
 mod helpers;
-mod status_proxy;
 mod table_wait;

@@ -1,26 +1,33 @@
 //! CreateTable and DeleteTable return only once the table is ACTIVE or gone,
 //! and a table still CREATING when the bounded wait runs out is
 //! DEADLINE_EXCEEDED. On every backend, the service reaches the store through
-//! a [`StatusProxy`] that keeps tables CREATING and DELETING for a while, as
-//! real DynamoDB does and the local stores do not.
+//! testkit's store proxy with the [`TableStatuses`] hook, which keeps tables
+//! CREATING and DELETING for a while, as real DynamoDB does and the local
+//! stores do not.
 
-use std::time::{Duration, Instant};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use music_api::pb::{self, TableStatus};
 use music_service::{
     Backend as StoreBackend, StaticCredentials, StoreSettings, embedded::EmbeddedStore,
 };
+use music_testkit::{
+    store_proxy::StoreProxy,
+    table_statuses::{TableStatuses, Windows},
+};
 use tonic::Code;
 
-use crate::{
-    helpers::{Backend, TestApp, backends, error_info, song, unique_table},
-    status_proxy::{StatusProxy, Windows},
-};
+use crate::helpers::{Backend, TestApp, backends, error_info, song, unique_table};
 
-/// A service on one backend's store, seen through a [`StatusProxy`].
+/// A service on one backend's store, seen through a store proxy that
+/// emulates the transient table statuses.
 struct Rig {
     app: TestApp,
-    proxy: StatusProxy,
+    proxy: StoreProxy,
+    statuses: Arc<TableStatuses>,
     /// The embedded backend's store, which is started here: the one inside a
     /// `MusicService` is out of the proxy's reach.
     embedded: Option<EmbeddedStore>,
@@ -44,11 +51,12 @@ impl Rig {
                 )
             }
         };
-        let proxy = StatusProxy::start(&upstream, windows).await;
+        let statuses = Arc::new(TableStatuses::new(windows));
+        let proxy = StoreProxy::start_with(&upstream, Arc::clone(&statuses) as _).await;
         let app = TestApp::start(&Backend {
             name: backend.name,
             settings: StoreSettings {
-                table_wait_secs,
+                table_wait: Duration::from_secs(table_wait_secs),
                 // dynoxide checks no signature: fixed credentials keep the
                 // test independent of the environment's AWS configuration.
                 static_credentials: embedded.as_ref().map(|_| StaticCredentials {
@@ -62,13 +70,14 @@ impl Rig {
         Some(Self {
             app,
             proxy,
+            statuses,
             embedded,
         })
     }
 
     async fn stop(self) {
         self.app.stop().await;
-        self.proxy.stop().await;
+        drop(self.proxy);
         if let Some(store) = self.embedded {
             store.stop().await;
         }
@@ -105,7 +114,7 @@ async fn create_table_returns_only_once_the_table_is_active() {
             backend.name
         );
         assert!(
-            rig.proxy.transient_answers() > 0,
+            rig.statuses.transient_answers() > 0,
             "[{}] the service saw CREATING",
             backend.name
         );
@@ -155,7 +164,7 @@ async fn delete_table_returns_only_once_the_table_is_gone() {
             backend.name
         );
         assert!(
-            rig.proxy.transient_answers() > 0,
+            rig.statuses.transient_answers() > 0,
             "[{}] the service saw DELETING",
             backend.name
         );

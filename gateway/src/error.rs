@@ -1,17 +1,99 @@
-//! The gateway's one gRPC → HTTP mapping (grpc-gateway v2's table), and the
-//! tutorial's error texts rebuilt from a status's `google.rpc.ErrorInfo`.
+//! The gateway's one error type, [`ApiError`] (a status, a JSON body, a
+//! retry delay, an `Allow` list; `IntoResponse` without side effects), its one
+//! gRPC → HTTP mapping (grpc-gateway v2's table), and the tutorial's error
+//! texts rebuilt from a status's `google.rpc.ErrorInfo`.
 
 use std::time::Duration;
 
+use axum::response::{IntoResponse, Response};
 use clap::ValueEnum;
-use http::StatusCode;
+use http::{HeaderValue, StatusCode, header};
+use music_api::wire::{DYNAMODB_DOMAIN, ITEM_NOT_FOUND, OPERATION};
+use serde::Serialize;
 use tonic::{Code, Status};
 use tonic_types::StatusExt;
 
-/// `ErrorInfo.domain` of errors DynamoDB answered (set by music-service).
-pub const DYNAMODB_DOMAIN: &str = "dynamodb";
-/// `ErrorInfo.reason` of GetItem on a missing item (set by music-service).
-pub const ITEM_NOT_FOUND: &str = "ITEM_NOT_FOUND";
+/// An answer the gateway makes instead of the one asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    pub status: StatusCode,
+    /// JSON, as the tutorial's Lambdas write it (`crate::pyjson`).
+    pub body: String,
+    /// `Retry-After`, for answers worth retrying later.
+    pub retry_after: Option<Duration>,
+    /// `Allow`, for 405.
+    pub allow: Option<&'static str>,
+}
+
+#[derive(Serialize)]
+struct Message<'a> {
+    message: &'a str,
+}
+
+impl ApiError {
+    /// A JSON string body (`"KeyError exception happened…"`), as the
+    /// tutorial's Lambda functions answer.
+    pub fn text(status: StatusCode, text: &str) -> Self {
+        Self::with_body(status, crate::pyjson::dumps(text))
+    }
+
+    /// A `{"message": "…"}` body, as the gateway's own refusals (404, 405) answer.
+    pub fn message(status: StatusCode, text: &str) -> Self {
+        Self::with_body(status, crate::pyjson::dumps(&Message { message: text }))
+    }
+
+    fn with_body(status: StatusCode, body: String) -> Self {
+        Self {
+            status,
+            body,
+            retry_after: None,
+            allow: None,
+        }
+    }
+
+    pub fn retry_after(mut self, delay: Option<Duration>) -> Self {
+        self.retry_after = delay;
+        self
+    }
+
+    pub fn allow(mut self, methods: &'static str) -> Self {
+        self.allow = Some(methods);
+        self
+    }
+
+    /// A failed call to the service, as a tutorial route answers it: DynamoDB's
+    /// refusals keep botocore's text (`An error occurred (Code) when calling
+    /// the Op operation: message`) with 500 in seed mode or the accurate status
+    /// in http mode; other failures (upstream unreachable, deadlines) get their
+    /// accurate status and the status message in either mode.
+    pub fn from_call(status: &Status, mode: ErrorMode) -> Self {
+        let failure = failure(status, mode);
+        Self::text(failure.status, &failure.message).retry_after(failure.retry_after)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = (
+            self.status,
+            [(header::CONTENT_TYPE, "application/json")],
+            self.body,
+        )
+            .into_response();
+        if let Some(delay) = self.retry_after {
+            let seconds = delay.as_secs() + u64::from(delay.subsec_nanos() > 0);
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
+        }
+        if let Some(methods) = self.allow {
+            response
+                .headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static(methods));
+        }
+        response
+    }
+}
 
 /// How the tutorial's routes answer when DynamoDB refused a call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -71,19 +153,16 @@ fn is_client_timeout(status: &Status) -> bool {
     status.code() == Code::Cancelled && status.message().contains("Timeout expired")
 }
 
-/// A failure as a legacy route answers it.
+/// A failure as a tutorial route answers it, before it becomes an [`ApiError`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Failure {
-    pub status: StatusCode,
-    pub message: String,
-    pub retry_after: Option<Duration>,
+struct Failure {
+    status: StatusCode,
+    message: String,
+    retry_after: Option<Duration>,
 }
 
-/// DynamoDB's refusals keep botocore's text (`An error occurred (Code) when
-/// calling the Op operation: message`) with 500 in seed mode or the accurate
-/// status in http mode; other failures (upstream unreachable, deadlines) get
-/// their accurate status and the status message in either mode.
-pub fn failure(status: &Status, mode: ErrorMode) -> Failure {
+/// See [`ApiError::from_call`].
+fn failure(status: &Status, mode: ErrorMode) -> Failure {
     let retry_after = status
         .get_details_retry_info()
         .and_then(|info| info.retry_delay)
@@ -93,7 +172,7 @@ pub fn failure(status: &Status, mode: ErrorMode) -> Failure {
     {
         let operation = info
             .metadata
-            .get("operation")
+            .get(OPERATION)
             .map_or("unknown", String::as_str);
         return Failure {
             status: match mode {

@@ -1,59 +1,115 @@
-//! The tutorial's six calls: parameters → music.v1 request → the Lambda
-//! functions' answers (a JSON string or the item in DynamoDB JSON).
+//! The tutorial's routes (`/{stage}/DemoResourceMusic/…`): the route table
+//! (`routes`), where each parameter comes from (`params`: header › query ›
+//! JSON body), and the six calls, answered as the tutorial's Lambda functions
+//! answer (a JSON string, or the item in DynamoDB JSON).
 
-use std::time::Duration;
+pub mod params;
+pub mod routes;
 
+use std::{sync::Arc, time::Instant};
+
+use axum::{
+    extract::{Request, State},
+    response::{IntoResponse, Response},
+};
 use http::StatusCode;
 use music_api::pb;
 use serde::Serialize;
 use tonic::Status;
 
-use crate::{
-    app::Gateway,
-    errors::{self, Failure},
+use self::routes::RouteTable;
+use self::{
     params::{Param, ParamError, Params, Wording},
-    routes::Call,
+    routes::{Call, Unrouted},
+};
+use crate::{
+    body::read_body,
+    error::{self, ApiError, ErrorMode},
+    request::{TraceContext, X_REQUEST_ID, bounded},
+    state::Gateway,
     upstream::CallContext,
 };
 
-/// What a legacy route answers: a status and a Python-`json.dumps` body.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Reply {
-    pub status: StatusCode,
-    pub body: String,
-    pub retry_after: Option<Duration>,
+/// What the tutorial's routes need: the shared state, the route table of the
+/// stage, and how DynamoDB's refusals are answered.
+#[derive(Debug, Clone)]
+pub struct Tutorial {
+    pub gateway: Gateway,
+    pub routes: RouteTable,
+    pub error_mode: ErrorMode,
 }
 
-impl Reply {
-    fn ok(body: String) -> Self {
-        Self {
-            status: StatusCode::OK,
-            body,
-            retry_after: None,
-        }
-    }
-
-    fn text(status: StatusCode, message: &str) -> Self {
-        Self {
-            status,
-            body: crate::pyjson::dumps(message),
-            retry_after: None,
-        }
-    }
-}
-
-impl From<ParamError> for Reply {
+impl From<ParamError> for ApiError {
     fn from(error: ParamError) -> Self {
-        Self::text(StatusCode::BAD_REQUEST, &error.to_string())
+        ApiError::text(StatusCode::BAD_REQUEST, &error.to_string())
     }
 }
 
-impl From<Failure> for Reply {
-    fn from(failure: Failure) -> Self {
-        Self {
-            retry_after: failure.retry_after,
-            ..Self::text(failure.status, &failure.message)
+/// The router's fallback: every request that is not an admin path.
+pub async fn dispatch(State(tutorial): State<Arc<Tutorial>>, request: Request) -> Response {
+    // The integration timeout counts from arrival, as API Gateway's does.
+    let arrived = Instant::now();
+    let (parts, body) = request.into_parts();
+    let call = match tutorial.routes.route(&parts.method, parts.uri.path()) {
+        Ok(call) => call,
+        Err(Unrouted::NotFound) => {
+            let named = if parts.uri.path().is_empty() {
+                // CONNECT names an authority, not a path.
+                parts.uri.authority().map_or("", |a| a.as_str())
+            } else {
+                parts.uri.path()
+            };
+            return ApiError::message(
+                StatusCode::NOT_FOUND,
+                &format!(
+                    "No resource at {}. Resources: {}.",
+                    bounded(named),
+                    tutorial.routes.describe()
+                ),
+            )
+            .into_response();
         }
+        Err(Unrouted::MethodNotAllowed(resource)) => {
+            return ApiError::message(
+                StatusCode::METHOD_NOT_ALLOWED,
+                &format!(
+                    "{} does not support {}; it supports {}.",
+                    tutorial.routes.path_of(resource),
+                    parts.method,
+                    resource.allow()
+                ),
+            )
+            .allow(resource.allow())
+            .into_response();
+        }
+    };
+    let body = match read_body(&parts.headers, body).await {
+        Ok(bytes) => bytes,
+        Err(refusal) => return refusal.into_response(),
+    };
+    let context = CallContext {
+        request_id: parts
+            .headers
+            .get(X_REQUEST_ID)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("-")
+            .to_owned(),
+        traceparent: parts
+            .extensions
+            .get::<TraceContext>()
+            .map(|t| t.traceparent.clone())
+            .unwrap_or_default(),
+        deadline: arrived + tutorial.gateway.timeout,
+    };
+    let params = Params::new(&parts.headers, parts.uri.query(), &body);
+    match handle(&tutorial, call, &params, &context).await {
+        Ok(body) => (
+            StatusCode::OK,
+            [(http::header::CONTENT_TYPE, "application/json")],
+            body,
+        )
+            .into_response(),
+        Err(refusal) => refusal.into_response(),
     }
 }
 
@@ -84,21 +140,21 @@ fn item_json(song: &pb::Song) -> String {
     })
 }
 
-/// Runs one call.
+/// Runs one call: its success body, or the tutorial's answer to its failure.
 pub async fn handle(
-    gateway: &Gateway,
+    tutorial: &Tutorial,
     call: Call,
     params: &Params<'_>,
     context: &CallContext,
-) -> Reply {
-    match run(gateway, call, params, context).await {
-        Ok(reply) => reply,
-        Err(CallError::Param(error)) => error.into(),
+) -> Result<String, ApiError> {
+    match run(&tutorial.gateway, call, params, context).await {
+        Ok(body) => Ok(body),
+        Err(CallError::Param(error)) => Err(error.into()),
         Err(CallError::Upstream(status)) => {
-            if call == Call::GetItem && errors::is_item_not_found(&status) {
-                return Reply::ok(crate::pyjson::dumps("Item not found"));
+            if call == Call::GetItem && error::is_item_not_found(&status) {
+                return Ok(crate::pyjson::dumps("Item not found"));
             }
-            errors::failure(&status, gateway.error_mode).into()
+            Err(ApiError::from_call(&status, tutorial.error_mode))
         }
     }
 }
@@ -120,17 +176,20 @@ impl From<Status> for CallError {
     }
 }
 
+/// One call's parameters, its request to the service, and its success body.
+/// The call is bounded by the request's deadline, sent as `grpc-timeout`: a
+/// remote service's channel enforces it on the client side (tonic's
+/// `GrpcTimeout`), the in-process service's `observe` layer on its side.
 async fn run(
     gateway: &Gateway,
     call: Call,
     params: &Params<'_>,
     context: &CallContext,
-) -> Result<Reply, CallError> {
+) -> Result<String, CallError> {
     use Param::{AlbumTitle, Artist, SongTitle, Table};
-    let budget = context.remaining();
     let mut tables = gateway.upstream.tables.clone();
     let mut items = gateway.upstream.items.clone();
-    let done = |text: &str| Ok(Reply::ok(crate::pyjson::dumps(text)));
+    let done = |text: &str| Ok(crate::pyjson::dumps(text));
     match call {
         Call::CreateTable => {
             let [table_name] = params.require([Table], Wording::Table)?;
@@ -138,16 +197,14 @@ async fn run(
                 table_name,
                 provisioned_throughput: None,
             });
-            within(budget, tables.create_table(request)).await?;
+            tables.create_table(request).await?;
             done("Table created")
         }
         Call::DeleteTable => {
             let [table_name] = params.require([Table], Wording::Table)?;
-            within(
-                budget,
-                tables.delete_table(context.request(pb::DeleteTableRequest { table_name })),
-            )
-            .await?;
+            tables
+                .delete_table(context.request(pb::DeleteTableRequest { table_name }))
+                .await?;
             done("Table deleted")
         }
         Call::PutItem => {
@@ -158,14 +215,12 @@ async fn run(
                 song_title,
                 album_title: Some(album_title),
             };
-            within(
-                budget,
-                items.put_item(context.request(pb::PutItemRequest {
+            items
+                .put_item(context.request(pb::PutItemRequest {
                     table_name,
                     song: Some(song),
-                })),
-            )
-            .await?;
+                }))
+                .await?;
             done("Item added")
         }
         Call::UpdateItem => {
@@ -177,7 +232,7 @@ async fn run(
                 song_title,
                 album_title,
             });
-            within(budget, items.update_item(request)).await?;
+            items.update_item(request).await?;
             done("Item updated")
         }
         Call::GetItem => {
@@ -188,8 +243,8 @@ async fn run(
                 artist,
                 song_title,
             });
-            let song = within(budget, items.get_item(request)).await?;
-            Ok(Reply::ok(item_json(&song)))
+            let song = items.get_item(request).await?.into_inner();
+            Ok(item_json(&song))
         }
         Call::DeleteItem => {
             let [table_name, artist, song_title] =
@@ -199,24 +254,9 @@ async fn run(
                 artist,
                 song_title,
             });
-            within(budget, items.delete_item(request)).await?;
+            items.delete_item(request).await?;
             done("Item deleted")
         }
-    }
-}
-
-/// Bounds a call by the gateway's integration timeout, whatever the transport
-/// does with `grpc-timeout` (the in-process one has no server to enforce it).
-async fn within<T>(
-    budget: Duration,
-    call: impl Future<Output = Result<tonic::Response<T>, Status>>,
-) -> Result<T, Status> {
-    match tokio::time::timeout(budget, call).await {
-        Ok(result) => result.map(tonic::Response::into_inner),
-        Err(_) => Err(Status::deadline_exceeded(format!(
-            "The music service did not answer within the gateway's {} ms budget.",
-            budget.as_millis()
-        ))),
     }
 }
 

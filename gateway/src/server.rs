@@ -1,0 +1,311 @@
+//! Starts the gateway from its settings and serves its listeners until the
+//! shutdown future resolves, each through music-runtime's one serving loop:
+//! the public REST listener (the router below: request ids, the access log,
+//! the tutorial's routes, and `/healthz` and `/readyz` for load balancers),
+//! the admin listener, and, without `--upstream` (feature `in-process`), the
+//! in-process music-service's gRPC listener.
+
+use std::{future::Future, sync::Arc, time::Duration};
+
+use axum::{
+    Router,
+    extract::{ConnectInfo, Request},
+    middleware,
+    response::{IntoResponse, Response},
+};
+use http::{StatusCode, header};
+use music_api::wire;
+use music_runtime::{
+    admin::{Admin, Paths, ReadinessCheck},
+    limits::ConnectionLimits,
+    serve::{self, Listener, Protocols},
+    tls::{self, Alpn},
+};
+use tokio::{net::TcpListener, sync::watch};
+use tokio_rustls::TlsAcceptor;
+use tower::ServiceExt;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+
+use crate::{
+    access,
+    error::ApiError,
+    request::X_REQUEST_ID,
+    settings::GatewaySettings,
+    state::Gateway,
+    tutorial::{self, Tutorial, routes::RouteTable},
+    upstream::{self, Upstream},
+};
+
+/// How long a lazy channel waits for the service's TCP connection.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long the admin endpoint's connections may take to finish at shutdown.
+const ADMIN_GRACE: Duration = Duration::from_secs(1);
+
+/// How long `/readyz` waits for the service's health answer.
+const READINESS_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Why the gateway could not start, or stopped serving.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Tls(#[from] music_runtime::tls::TlsError),
+    #[error(transparent)]
+    UpstreamTls(#[from] music_runtime::pem::PemError),
+    #[error("cannot set up the channel to the music service: {0}")]
+    Upstream(#[from] tonic::transport::Error),
+    #[cfg(feature = "in-process")]
+    #[error(transparent)]
+    Service(#[from] music_service::StartError),
+    #[error("cannot listen on {addr} ({what}): {source}")]
+    Listen {
+        what: &'static str,
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("serving failed: {0}")]
+    Serve(#[from] std::io::Error),
+    #[error(
+        "no --upstream given, and this build cannot run the service in-process (feature `in-process`)"
+    )]
+    NoService,
+}
+
+/// The gateway's public router: the tutorial's routes, and `/healthz` and
+/// `/readyz` for load balancers (`/metrics` is on the admin listener only).
+pub fn router(tutorial: Tutorial) -> Router {
+    let probes = Admin::new(readiness_check(&tutorial.gateway.upstream), Paths::Probes);
+    let routes = tutorial.routes.clone();
+    Router::new()
+        .route_service("/healthz", probes.clone())
+        .route_service("/readyz", probes)
+        .fallback(tutorial::dispatch)
+        .with_state(Arc::new(tutorial))
+        .layer(middleware::from_fn(require_host))
+        .layer(middleware::from_fn_with_state(routes, access::record))
+        .layer(PropagateRequestIdLayer::new(X_REQUEST_ID))
+        .layer(SetRequestIdLayer::new(X_REQUEST_ID, MakeRequestUuid))
+        .layer(middleware::map_request(drop_unusable_request_id))
+}
+
+/// The admin listener's endpoints: `/healthz`, `/readyz` and `/metrics`.
+pub fn admin_endpoints(upstream: &Upstream) -> Admin {
+    Admin::new(readiness_check(upstream), Paths::All)
+}
+
+/// Readiness: the service answers its health check with SERVING, which it
+/// does only while its store answers.
+fn readiness_check(upstream: &Upstream) -> ReadinessCheck {
+    let upstream = upstream.clone();
+    Arc::new(move || {
+        let upstream = upstream.clone();
+        Box::pin(async move { upstream.ready(READINESS_TIMEOUT).await })
+    })
+}
+
+/// An HTTP/1.1 request without exactly one valid Host is 400 (RFC 9112, section 3.2).
+async fn require_host(request: Request, next: middleware::Next) -> Response {
+    if request.version() == http::Version::HTTP_11 {
+        let mut hosts = request.headers().get_all(header::HOST).iter();
+        let valid = match (hosts.next(), hosts.next()) {
+            (Some(host), None) => host
+                .to_str()
+                .ok()
+                .is_some_and(|h| h.parse::<http::uri::Authority>().is_ok()),
+            _ => false,
+        };
+        if !valid {
+            return ApiError::message(
+                StatusCode::BAD_REQUEST,
+                "An HTTP/1.1 request needs exactly one valid Host header.",
+            )
+            .into_response();
+        }
+    }
+    next.run(request).await
+}
+
+/// An `x-request-id` that is not a usable id (blank, over 128 characters,
+/// not visible ASCII) is dropped, so that a fresh one is made for the request
+/// and the received one is neither echoed, logged nor forwarded.
+async fn drop_unusable_request_id(mut request: Request) -> Request {
+    let unusable = request
+        .headers()
+        .get_all(&X_REQUEST_ID)
+        .iter()
+        .enumerate()
+        .any(|(n, id)| n > 0 || !wire::is_valid_request_id(id.as_bytes()));
+    if unusable {
+        request.headers_mut().remove(&X_REQUEST_ID);
+    }
+    request
+}
+
+/// The listeners the gateway serves, bound by the caller (port 0 in tests).
+#[derive(Debug)]
+pub struct Listeners {
+    /// The public REST listener.
+    pub http: TcpListener,
+    /// The in-process service's gRPC listener (unused with an upstream).
+    pub grpc: Option<TcpListener>,
+    /// The admin endpoint (`/metrics`, `/healthz`, `/readyz`).
+    pub admin: Option<TcpListener>,
+}
+
+impl Listeners {
+    /// Binds the addresses the settings name: the REST listener, the admin
+    /// listener, and the in-process service's gRPC listener when there is no
+    /// upstream.
+    pub async fn bind(settings: &GatewaySettings) -> Result<Self, StartError> {
+        let bind = |what, addr| async move {
+            TcpListener::bind(addr)
+                .await
+                .map_err(|source| StartError::Listen { what, addr, source })
+        };
+        Ok(Self {
+            http: bind("REST", settings.listen).await?,
+            admin: Some(bind("admin", settings.admin_listen).await?),
+            grpc: match settings.upstream {
+                None => Some(bind("gRPC", settings.grpc_listen).await?),
+                Some(_) => None,
+            },
+        })
+    }
+}
+
+/// Runs until `shutdown` resolves.
+pub async fn run(
+    settings: GatewaySettings,
+    listeners: Listeners,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), StartError> {
+    // Record from the start: the first scrape must see what came before it.
+    crate::metrics::prometheus();
+    let (stop, stopped) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop.send(true);
+    });
+    let until_stopped = move || {
+        let mut stopped = stopped.clone();
+        async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        }
+    };
+
+    let acceptor = match (&settings.tls_cert, &settings.tls_key) {
+        (Some(cert), Some(key)) => Some(tls::acceptor(cert, key, None, Alpn::Http2AndHttp1)?),
+        _ => None,
+    };
+    let Listeners { http, grpc, admin } = listeners;
+    let limits = settings.connections.clone();
+    let grace = settings.shutdown_grace;
+    let serve_gateway = |upstream: Upstream, stopped| {
+        let tutorial = Tutorial {
+            gateway: Gateway {
+                upstream: upstream.clone(),
+                timeout: settings.timeout,
+            },
+            routes: RouteTable::new(&settings.stage),
+            error_mode: settings.errors,
+        };
+        let rest = serve_rest(http, tutorial, acceptor, limits.clone(), grace, stopped);
+        let admin = serve_admin(admin, admin_endpoints(&upstream), until_stopped());
+        async move {
+            let (rest, admin) = tokio::join!(rest, admin);
+            rest.and(admin)
+        }
+    };
+
+    match (&settings.upstream, grpc) {
+        (Some(uri), _) => {
+            tracing::info!(upstream = %uri, "pure gateway");
+            let client_tls = if uri.scheme_str() == Some("https") {
+                let identity = settings
+                    .upstream_client_cert
+                    .as_deref()
+                    .zip(settings.upstream_client_key.as_deref());
+                Some(upstream::client_tls(
+                    settings.upstream_ca.as_deref(),
+                    identity,
+                    settings.upstream_tls_domain.as_deref(),
+                )?)
+            } else {
+                None
+            };
+            let upstream = Upstream::connect_lazy(uri.clone(), CONNECT_TIMEOUT, client_tls)?;
+            serve_gateway(upstream, until_stopped()).await?;
+            Ok(())
+        }
+        #[cfg(feature = "in-process")]
+        (None, Some(grpc)) => {
+            let service =
+                music_service::MusicService::build_with(&settings.store, &settings.rpc).await?;
+            let upstream = Upstream::in_process(service.routes());
+            let (rest, rpc) = tokio::join!(
+                serve_gateway(upstream, until_stopped()),
+                service
+                    .with_limits(limits.clone())
+                    .with_shutdown_grace(grace)
+                    .serve(grpc, until_stopped()),
+            );
+            rest?;
+            rpc?;
+            Ok(())
+        }
+        (None, _) => Err(StartError::NoService),
+    }
+}
+
+/// Serves the public REST API (HTTPS with an acceptor), each connection's
+/// requests carrying the peer's address for the access log.
+async fn serve_rest(
+    listener: TcpListener,
+    tutorial: Tutorial,
+    tls: Option<TlsAcceptor>,
+    limits: ConnectionLimits,
+    grace: Duration,
+    stopped: impl Future<Output = ()> + Send,
+) -> Result<(), StartError> {
+    let protocol = if tls.is_some() { "https" } else { "http" };
+    let listener = Listener {
+        listener,
+        protocol,
+        protocols: Protocols::Http1AndHttp2,
+        tls,
+        limits,
+    };
+    let app = router(tutorial);
+    serve::serve(
+        listener,
+        move |peer| {
+            app.clone()
+                .layer(axum::Extension(ConnectInfo(peer.addr)))
+                .map_request(|request: http::Request<_>| request.map(axum::body::Body::new))
+        },
+        grace,
+        stopped,
+    )
+    .await?;
+    Ok(())
+}
+
+/// Serves the admin endpoint, when it has a listener.
+async fn serve_admin(
+    listener: Option<TcpListener>,
+    admin: music_runtime::admin::Admin,
+    stopped: impl Future<Output = ()> + Send,
+) -> Result<(), StartError> {
+    let Some(listener) = listener else {
+        return Ok(());
+    };
+    let listener = Listener {
+        listener,
+        protocol: "admin",
+        protocols: Protocols::Http1AndHttp2,
+        tls: None,
+        limits: ConnectionLimits::default(),
+    };
+    serve::serve(listener, move |_| admin.clone(), ADMIN_GRACE, stopped).await?;
+    Ok(())
+}

@@ -1,0 +1,170 @@
+//! Every protobuf ↔ domain mapping, side by side: requests become checked
+//! domain values through `TryFrom` (a [`Violation`] names the refused field;
+//! the handler adds the operation), results become protobuf through `From`. A
+//! new field is one diff in this file.
+
+use aws_sdk_dynamodb::types::{KeyType, TableStatus};
+use music_api::pb;
+
+use crate::{
+    domain::{
+        ItemRef, ItemWrite, NewTable, Song, SongKey, TableName, TablePage, Throughput, Violation,
+        Write,
+    },
+    store::{TableInfo, TableNames},
+};
+
+impl TryFrom<pb::CreateTableRequest> for NewTable {
+    type Error = Violation;
+
+    fn try_from(request: pb::CreateTableRequest) -> Result<Self, Violation> {
+        let name = TableName::parse(request.table_name, "table_name")?;
+        let throughput = match request.provisioned_throughput {
+            None => Throughput::default(),
+            Some(t) => Throughput::parse(t.read_capacity_units, t.write_capacity_units)?,
+        };
+        Ok(Self { name, throughput })
+    }
+}
+
+impl TryFrom<pb::DeleteTableRequest> for TableName {
+    type Error = Violation;
+
+    fn try_from(request: pb::DeleteTableRequest) -> Result<Self, Violation> {
+        TableName::parse(request.table_name, "table_name")
+    }
+}
+
+impl TryFrom<pb::DescribeTableRequest> for TableName {
+    type Error = Violation;
+
+    fn try_from(request: pb::DescribeTableRequest) -> Result<Self, Violation> {
+        TableName::parse(request.table_name, "table_name")
+    }
+}
+
+impl TryFrom<pb::ListTablesRequest> for TablePage {
+    type Error = Violation;
+
+    fn try_from(request: pb::ListTablesRequest) -> Result<Self, Violation> {
+        TablePage::parse(request.page_size, request.page_token)
+    }
+}
+
+/// The key of a song addressed by top-level `artist` and `song_title` fields.
+fn item_ref(table_name: String, artist: String, song_title: String) -> Result<ItemRef, Violation> {
+    Ok(ItemRef {
+        table: TableName::parse(table_name, "table_name")?,
+        key: SongKey::parse(artist, song_title, ("artist", "song_title"))?,
+    })
+}
+
+impl TryFrom<pb::GetItemRequest> for ItemRef {
+    type Error = Violation;
+
+    fn try_from(request: pb::GetItemRequest) -> Result<Self, Violation> {
+        item_ref(request.table_name, request.artist, request.song_title)
+    }
+}
+
+impl TryFrom<pb::DeleteItemRequest> for ItemRef {
+    type Error = Violation;
+
+    fn try_from(request: pb::DeleteItemRequest) -> Result<Self, Violation> {
+        item_ref(request.table_name, request.artist, request.song_title)
+    }
+}
+
+impl TryFrom<pb::PutItemRequest> for ItemWrite {
+    type Error = Violation;
+
+    fn try_from(request: pb::PutItemRequest) -> Result<Self, Violation> {
+        let table = TableName::parse(request.table_name, "table_name")?;
+        let song = request.song.unwrap_or_default();
+        let key = SongKey::parse(
+            song.artist,
+            song.song_title,
+            ("song.artist", "song.song_title"),
+        )?;
+        let song = Song::parse(
+            key,
+            song.album_title.unwrap_or_default(),
+            "song.album_title",
+            Write::Put,
+        )?;
+        Ok(Self { table, song })
+    }
+}
+
+impl TryFrom<pb::UpdateItemRequest> for ItemWrite {
+    type Error = Violation;
+
+    fn try_from(request: pb::UpdateItemRequest) -> Result<Self, Violation> {
+        let ItemRef { table, key } =
+            item_ref(request.table_name, request.artist, request.song_title)?;
+        let song = Song::parse(key, request.album_title, "album_title", Write::Update)?;
+        Ok(Self { table, song })
+    }
+}
+
+impl From<Song> for pb::Song {
+    fn from(song: Song) -> Self {
+        let (artist, song_title) = song.key.into_parts();
+        Self {
+            artist,
+            song_title,
+            album_title: song.album_title,
+        }
+    }
+}
+
+impl From<TableNames> for pb::ListTablesResponse {
+    fn from(page: TableNames) -> Self {
+        Self {
+            table_names: page.names,
+            next_page_token: page.last.unwrap_or_default(),
+        }
+    }
+}
+
+impl From<TableInfo> for pb::Table {
+    fn from(table: TableInfo) -> Self {
+        let status = match table.status {
+            Some(TableStatus::Creating) => pb::TableStatus::Creating,
+            Some(TableStatus::Updating) => pb::TableStatus::Updating,
+            Some(TableStatus::Deleting) => pb::TableStatus::Deleting,
+            Some(TableStatus::Active) => pb::TableStatus::Active,
+            Some(TableStatus::Archiving) => pb::TableStatus::Archiving,
+            Some(TableStatus::Archived) => pb::TableStatus::Archived,
+            Some(TableStatus::InaccessibleEncryptionCredentials) => {
+                pb::TableStatus::InaccessibleEncryptionCredentials
+            }
+            // Statuses newer than this code, and none at all.
+            _ => pb::TableStatus::Unspecified,
+        };
+        Self {
+            name: table.name,
+            status: status.into(),
+            key_schema: table
+                .key_schema
+                .into_iter()
+                .map(|(attribute_name, key_type)| pb::KeySchemaElement {
+                    attribute_name,
+                    key_type: match key_type {
+                        KeyType::Hash => pb::KeyType::Hash,
+                        KeyType::Range => pb::KeyType::Range,
+                        _ => pb::KeyType::Unspecified,
+                    }
+                    .into(),
+                })
+                .collect(),
+            item_count: table.item_count,
+            created_at: table.created_at.map(prost_types::Timestamp::from),
+            provisioned_throughput: table.throughput.map(|t| pb::ProvisionedThroughput {
+                read_capacity_units: t.read,
+                write_capacity_units: t.write,
+            }),
+            arn: table.arn,
+        }
+    }
+}
