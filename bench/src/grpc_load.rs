@@ -15,7 +15,8 @@ use music_api::pb::{
 use tonic::transport::{Channel, Endpoint};
 
 use crate::{
-    run::{BenchError, Cell},
+    error::BenchError,
+    report::Cell,
     scenario::{ALBUM_TITLE, ARTIST, SONG_TITLE, TABLE},
 };
 

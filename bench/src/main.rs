@@ -7,10 +7,9 @@
 mod ceiling;
 mod cli;
 mod dynamodb_local;
+mod error;
 mod grpc_load;
-mod http;
 mod paced;
-mod process;
 mod report;
 mod run;
 mod scenario;
@@ -21,7 +20,10 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::cli::{Cli, Command};
+use crate::{
+    cli::{Cli, Command},
+    error::BenchError,
+};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -29,14 +31,14 @@ async fn main() -> ExitCode {
     let outcome = match cli.command {
         Some(Command::CeilingServer { listen }) => ceiling::serve(listen, shutdown_signal())
             .await
-            .map_err(run::BenchError::from),
+            .map_err(BenchError::from),
         Some(Command::Soak(settings)) => tokio::select! {
             outcome = soak::run(settings) => outcome,
-            () = shutdown_signal() => Err(run::BenchError::Interrupted),
+            () = shutdown_signal() => Err(BenchError::Interrupted),
         },
         None => tokio::select! {
             outcome = run::run(cli.settings) => outcome,
-            () = shutdown_signal() => Err(run::BenchError::Interrupted),
+            () = shutdown_signal() => Err(BenchError::Interrupted),
         },
     };
     match outcome {

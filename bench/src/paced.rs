@@ -32,8 +32,8 @@ use tonic::transport::Channel;
 use tonic_types::StatusExt;
 
 use crate::{
+    error::BenchError,
     grpc_load,
-    run::BenchError,
     scenario::{ALBUM_TITLE, ITEM_PATH, TABLE},
 };
 

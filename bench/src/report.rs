@@ -1,14 +1,29 @@
 //! The report: the machine and commit measured, one table of scenario ×
-//! concurrency, the processes' start-up times and RSS, and the ratios the
-//! performance targets are stated in, all from the same run. Markdown, so it
-//! reads in a terminal and pastes into BENCHMARKS.md.
+//! concurrency (each a [`Cell`], as the load generators measure it), the
+//! processes' start-up times and RSS, and the ratios the performance targets
+//! are stated in, all from the same run. Markdown, so it reads in a terminal
+//! and pastes into BENCHMARKS.md.
 
 use std::{fmt::Write as _, process::Command, time::Duration};
 
-use crate::{
-    run::Cell,
-    scenario::{ScenarioId, Store},
-};
+use procfs::{CpuInfo, Current, LoadAverage, Meminfo};
+
+use crate::scenario::{ScenarioId, Store};
+
+/// One measured cell: scenario × concurrency.
+#[derive(Debug, Clone)]
+pub(crate) struct Cell {
+    pub(crate) requests: u64,
+    pub(crate) requests_per_sec: f64,
+    pub(crate) p50: Duration,
+    pub(crate) p99: Duration,
+    pub(crate) p999: Duration,
+    /// Failed requests: transport errors, timeouts, non-2xx answers, gRPC errors.
+    pub(crate) errors: u64,
+    /// CPU time the measured processes (not the load generator) spent per
+    /// request: less sensitive to a busy machine than requests/s.
+    pub(crate) cpu_per_request: Option<Duration>,
+}
 
 /// The concurrency the targets are stated at.
 pub(crate) const TARGET_CONCURRENCY: u32 = 64;
@@ -359,35 +374,24 @@ pub(crate) fn commit() -> String {
     }
 }
 
-/// The three load averages of /proc/loadavg.
+/// The three load averages (1, 5 and 15 minutes), from /proc.
 pub(crate) fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .ok()
-        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_else(|| "unknown".into())
+    LoadAverage::current().map_or_else(
+        |_| "unknown".into(),
+        |l| format!("{:.2} {:.2} {:.2}", l.one, l.five, l.fifteen),
+    )
 }
 
 /// CPU model, core count and memory, from /proc.
 pub(crate) fn machine() -> String {
-    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let model = cpuinfo
-        .lines()
-        .find_map(|l| l.strip_prefix("model name"))
-        .and_then(|l| l.split_once(':'))
-        .map_or("unknown CPU", |(_, m)| m.trim())
-        .to_owned();
-    let cores = std::thread::available_parallelism().map_or(0, usize::from);
-    let memory = std::fs::read_to_string("/proc/meminfo")
+    let model = CpuInfo::current()
         .ok()
-        .and_then(|m| {
-            m.lines()
-                .find_map(|l| l.strip_prefix("MemTotal:"))
-                .and_then(|v| v.trim().strip_suffix("kB"))
-                .and_then(|v| v.trim().parse::<u64>().ok())
-        })
-        .map_or("unknown memory".into(), |kib| {
-            format!("{:.1} GiB", kib as f64 / 1024.0 / 1024.0)
-        });
+        .and_then(|info| info.model_name(0).map(str::to_owned))
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(0, usize::from);
+    let memory = Meminfo::current().map_or("unknown memory".into(), |m| {
+        format!("{:.1} GiB", m.mem_total as f64 / 1024.0 / 1024.0 / 1024.0)
+    });
     format!("{cores} cores ({model}), {memory}")
 }
 

@@ -3,8 +3,9 @@
 //! gateway and the service as two processes, DynamoDB Local), wait until it
 //! answers, seed it, measure every concurrency (warm-up, then the measured
 //! cell with the processes' RSS sampled), stop it; then print the report.
-//! Everything started is a [`Program`], killed when dropped, so an error or
-//! Ctrl-C anywhere stops it all.
+//! Everything started is a testkit [`Program`], killed when dropped, so an
+//! error or Ctrl-C anywhere stops it all; RSS and CPU time are testkit's
+//! samplers (`music_testkit::sample`).
 
 use std::{
     net::SocketAddr,
@@ -12,12 +13,20 @@ use std::{
     time::Duration,
 };
 
+use music_testkit::{
+    Program,
+    dynamodb_local::DynamoDbLocal,
+    http,
+    program::Builder,
+    sample::{self, Peak},
+};
+
 use crate::{
     cli::Settings,
-    dynamodb_local::{self, DynamoDbLocal},
-    grpc_load, http,
-    process::{Program, RssSampler},
-    report::{self, ProcessRow, Report, Row},
+    dynamodb_local,
+    error::BenchError,
+    grpc_load,
+    report::{self, Cell, ProcessRow, Report, Row},
     scenario::{ALBUM_TITLE, ARTIST, ITEM_PATH, SONG_TITLE, ScenarioId, Store, TABLE},
     wrk::{Shape, Wrk},
 };
@@ -28,32 +37,12 @@ const READY_TIMEOUT: Duration = Duration::from_secs(30);
 /// that its JIT has compiled the GetItem path.
 const DYNAMODB_LOCAL_WARMUP: Duration = Duration::from_secs(5);
 
-#[derive(Debug, thiserror::Error)]
-pub(crate) enum BenchError {
-    #[error("{0}")]
-    Setup(String),
-    #[error("load failed: {0}")]
-    Load(String),
-    #[error(transparent)]
-    Io(#[from] std::io::Error),
-    #[error("interrupted; the processes it started were stopped")]
-    Interrupted,
-}
-
-/// One measured cell: scenario × concurrency.
-#[derive(Debug, Clone)]
-pub(crate) struct Cell {
-    pub(crate) requests: u64,
-    pub(crate) requests_per_sec: f64,
-    pub(crate) p50: Duration,
-    pub(crate) p99: Duration,
-    pub(crate) p999: Duration,
-    /// Failed requests: transport errors, timeouts, non-2xx answers, gRPC errors.
-    pub(crate) errors: u64,
-    /// CPU time the measured processes (not the load generator) spent per
-    /// request: less sensitive to a busy machine than requests/s.
-    pub(crate) cpu_per_request: Option<Duration>,
-}
+/// How long a program may take to log its `listening on` lines.
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+/// Lines of a program's stderr kept for error messages.
+const LOG_TAIL: usize = 40;
+/// How often the RSS of the measured processes is sampled for its peak.
+const RSS_EVERY: Duration = Duration::from_millis(100);
 
 /// How a scenario's load is sent.
 #[derive(Debug, Clone, Copy)]
@@ -85,7 +74,11 @@ impl Stack {
     /// Records idle RSS, after a moment for start-up work to settle.
     async fn settle(&mut self) {
         tokio::time::sleep(Duration::from_millis(500)).await;
-        self.idle_kib = self.programs.iter().map(Program::rss_kib).collect();
+        self.idle_kib = self
+            .programs
+            .iter()
+            .map(|p| sample::rss_kib(p.pid()))
+            .collect();
     }
 
     fn pids(&self) -> Vec<u32> {
@@ -101,9 +94,9 @@ impl Stack {
             .zip(&self.peak_kib)
             .map(|((program, idle), peak)| ProcessRow {
                 stack: self.label.clone(),
-                process: program.name.clone(),
-                to_listening: Some(program.to_listening),
-                to_ready: program.to_ready,
+                process: program.name().to_owned(),
+                to_listening: Some(program.to_listening()),
+                to_ready: program.to_ready(),
                 idle_kib: *idle,
                 peak_kib: (*peak > 0).then_some(*peak),
             })
@@ -239,23 +232,28 @@ pub(crate) async fn run(settings: Settings) -> Result<(), BenchError> {
     bench.stacks(Store::Embedded, None).await?;
     if let Some(dir) = ddb_dir {
         let java = bench.settings.java.clone();
-        let local = DynamoDbLocal::start(&dir, &java).await?;
-        local.seed().await?;
-        let idle = local.program.rss_kib();
+        let local = DynamoDbLocal::launcher(&dir).java(java).start().await?;
+        dynamodb_local::seed(&local).await?;
+        let pid = local.program().pid();
+        let idle = sample::rss_kib(pid);
         eprintln!(
             "DynamoDB Local ready on {} in {:.1} s; warming it up",
-            local.addr,
-            local.program.to_ready.unwrap_or_default().as_secs_f64()
+            local.addr(),
+            local.program().to_ready().unwrap_or_default().as_secs_f64()
         );
         bench
             .wrk
-            .run(local.addr, Shape::DynamoDbGetItem, 8, DYNAMODB_LOCAL_WARMUP)
+            .run(
+                local.addr(),
+                Shape::DynamoDbGetItem,
+                8,
+                DYNAMODB_LOCAL_WARMUP,
+            )
             .await?;
-        let pid = local.program.pid();
-        let sampler = RssSampler::start(vec![pid]);
+        let sampler = Peak::start(vec![pid], RSS_EVERY, sample::rss_kib);
         let mut measured = Ok(());
         if bench.selected(ScenarioId::DdbDirect) {
-            let load = Load::Http(local.addr, Shape::DynamoDbGetItem);
+            let load = Load::Http(local.addr(), Shape::DynamoDbGetItem);
             measured = bench.measure_all(ScenarioId::DdbDirect, load, &[pid]).await;
         }
         if measured.is_ok() {
@@ -264,13 +262,13 @@ pub(crate) async fn run(settings: Settings) -> Result<(), BenchError> {
         let peak = sampler.stop().await;
         bench.processes.push(ProcessRow {
             stack: "dynamodb-local".into(),
-            process: local.program.name.clone(),
+            process: local.program().name().to_owned(),
             to_listening: None,
-            to_ready: local.program.to_ready,
+            to_ready: local.program().to_ready(),
             idle_kib: idle,
-            peak_kib: peak.first().copied(),
+            peak_kib: peak.first().copied().flatten(),
         });
-        local.program.stop().await;
+        local.kill().await;
         measured?;
     }
 
@@ -295,24 +293,22 @@ impl Bench {
         self.scenarios.contains(&scenario)
     }
 
-    fn envs(&self) -> Vec<(&str, &str)> {
-        program_envs(&self.settings.rust_log)
+    /// The binary `name` at `path`, called `label` in the report, with
+    /// the run's log filter.
+    fn program(&self, name: &str, label: &str, path: &Path) -> Builder {
+        program(name, label, path, &self.settings.rust_log)
     }
 
     async fn ceiling(&mut self) -> Result<(), BenchError> {
         if !self.selected(ScenarioId::Ceiling) {
             return Ok(());
         }
-        let args = ["ceiling-server", "--listen", "127.0.0.1:0"].map(String::from);
-        let mut program = Program::start(
-            "ceiling-server",
-            &self.binaries.me,
-            &args,
-            &self.envs(),
-            None,
-            1,
-        )
-        .await?;
+        let mut program = self
+            .program("music-bench", "ceiling-server", &self.binaries.me)
+            .args(["ceiling-server", "--listen", "127.0.0.1:0"])
+            .listening(1)
+            .start()
+            .await?;
         let addr = program.addr("http");
         await_ready(&mut program, addr, "/").await?;
         let mut stack = Stack::new("ceiling", vec![program]);
@@ -370,15 +366,16 @@ impl Bench {
             .map(String::from)
             .to_vec();
             args.extend(store_args.iter().cloned());
-            let mut gateway = Program::start(
-                "music-gateway (in-process)",
-                &self.binaries.gateway,
-                &args,
-                &self.envs(),
-                None,
-                3,
-            )
-            .await?;
+            let mut gateway = self
+                .program(
+                    "music-gateway",
+                    "music-gateway (in-process)",
+                    &self.binaries.gateway,
+                )
+                .args(&args)
+                .listening(3)
+                .start()
+                .await?;
             let (http, grpc) = (gateway.addr("http"), gateway.addr("grpc"));
             await_ready(&mut gateway, http, "/readyz").await?;
             grpc_load::seed(grpc).await?;
@@ -412,15 +409,12 @@ impl Bench {
                     .map(String::from)
                     .to_vec();
             args.extend(store_args.iter().cloned());
-            let mut service = Program::start(
-                "music-service",
-                &self.binaries.service,
-                &args,
-                &self.envs(),
-                None,
-                2,
-            )
-            .await?;
+            let mut service = self
+                .program("music-service", "music-service", &self.binaries.service)
+                .args(&args)
+                .listening(2)
+                .start()
+                .await?;
             let (service_grpc, admin) = (service.addr("grpc"), service.addr("admin"));
             await_ready(&mut service, admin, "/readyz").await?;
             let upstream = format!("http://{service_grpc}");
@@ -433,15 +427,16 @@ impl Bench {
                 &upstream,
             ]
             .map(String::from);
-            let mut gateway = Program::start(
-                self.binaries.pure_gateway_label,
-                &self.binaries.pure_gateway,
-                &args,
-                &self.envs(),
-                None,
-                2,
-            )
-            .await?;
+            let mut gateway = self
+                .program(
+                    "music-gateway",
+                    self.binaries.pure_gateway_label,
+                    &self.binaries.pure_gateway,
+                )
+                .args(&args)
+                .listening(2)
+                .start()
+                .await?;
             let http = gateway.addr("http");
             await_ready(&mut gateway, http, "/readyz").await?;
             grpc_load::seed(service_grpc).await?;
@@ -475,10 +470,10 @@ impl Bench {
         scenario: ScenarioId,
         load: Load,
     ) -> Result<(), BenchError> {
-        let sampler = RssSampler::start(stack.pids());
+        let sampler = Peak::start(stack.pids(), RSS_EVERY, sample::rss_kib);
         let measured = self.measure_all(scenario, load, &stack.pids()).await;
         for (peak, sampled) in stack.peak_kib.iter_mut().zip(sampler.stop().await) {
-            *peak = (*peak).max(sampled);
+            *peak = (*peak).max(sampled.unwrap_or(0));
         }
         measured
     }
@@ -506,7 +501,7 @@ impl Bench {
             let rss: Vec<String> = pids
                 .iter()
                 .map(|pid| {
-                    crate::process::rss_kib(*pid)
+                    sample::rss_kib(*pid)
                         .map_or("?".into(), |kib| format!("{:.1}", kib as f64 / 1024.0))
                 })
                 .collect();
@@ -547,24 +542,22 @@ impl Bench {
     }
 }
 
-/// The environment of the programs under test: the log filter, and dummy
-/// AWS credentials and region so that the SDK's credential chain ends at
-/// once (DynamoDB Local accepts any).
-pub(crate) fn program_envs(rust_log: &str) -> Vec<(&str, &str)> {
-    vec![
-        ("RUST_LOG", rust_log),
-        ("AWS_ACCESS_KEY_ID", "test"),
-        ("AWS_SECRET_ACCESS_KEY", "test"),
-        ("AWS_REGION", "us-east-1"),
-        ("AWS_EC2_METADATA_DISABLED", "true"),
-        ("AWS_CONFIG_FILE", "/dev/null"),
-        ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null"),
-    ]
+/// The binary `name` at `path`, called `label` in the report, with the log
+/// filter `rust_log` over testkit's environment (dummy AWS credentials and
+/// region, so that the SDK's credential chain ends at once; DynamoDB Local
+/// accepts any), the last lines of its log kept for error messages.
+pub(crate) fn program(name: &str, label: &str, path: &Path, rust_log: &str) -> Builder {
+    Program::builder(name)
+        .at(path)
+        .label(label)
+        .env("RUST_LOG", rust_log)
+        .start_timeout(START_TIMEOUT)
+        .keep_lines(LOG_TAIL)
 }
 
 /// CPU time of all of `pids` so far.
 fn cpu_time(pids: &[u32]) -> Option<Duration> {
-    pids.iter().map(|pid| crate::process::cpu_time(*pid)).sum()
+    pids.iter().map(|pid| sample::cpu_time(*pid)).sum()
 }
 
 /// Polls `GET path` until it answers 200 and records exec → that answer.
@@ -575,21 +568,21 @@ pub(crate) async fn await_ready(
 ) -> Result<(), BenchError> {
     match http::await_ok(addr, path, READY_TIMEOUT).await {
         Some(at) => {
-            program.to_ready = Some(at.duration_since(program.exec_at));
+            program.ready_at(at);
             eprintln!(
                 "{} ready: listening {:.1} ms, answering {} {:.1} ms after exec",
-                program.name,
-                program.to_listening.as_secs_f64() * 1000.0,
+                program.name(),
+                program.to_listening().as_secs_f64() * 1000.0,
                 path,
-                at.duration_since(program.exec_at).as_secs_f64() * 1000.0
+                at.duration_since(program.exec_at()).as_secs_f64() * 1000.0
             );
             Ok(())
         }
         None => Err(BenchError::Setup(format!(
             "{} did not answer GET {path} with 200 within {}s; its last lines:\n{}",
-            program.name,
+            program.name(),
             READY_TIMEOUT.as_secs(),
-            program.log_tail()
+            program.log_text()
         ))),
     }
 }

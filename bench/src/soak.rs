@@ -9,13 +9,15 @@ use std::{fmt::Write as _, path::Path, time::Duration};
 
 use tokio::time::Instant;
 
+use music_testkit::sample;
+
 use crate::{
     cli::SoakSettings,
+    error::BenchError,
     grpc_load,
     paced::{self, MIX, Recorder, Tally, Target, Workers},
-    process::{self, Program},
     report::{self, duration, mib},
-    run::{self, BenchError, Binaries},
+    run::{self, Binaries},
 };
 
 /// Unmeasured closed-loop load before the capacity burst.
@@ -73,8 +75,8 @@ struct Sample {
 impl Sample {
     fn take(pids: [u32; 2], data_dir: &Path) -> Self {
         Self {
-            rss_kib: pids.map(process::rss_kib),
-            cpu: pids.map(process::cpu_time),
+            rss_kib: pids.map(sample::rss_kib),
+            cpu: pids.map(sample::cpu_time),
             data_bytes: folder_bytes(data_dir),
         }
     }
@@ -221,7 +223,6 @@ pub(crate) async fn run(settings: SoakSettings) -> Result<(), BenchError> {
     let data_dir = tempfile::Builder::new()
         .prefix("music-bench-soak-")
         .tempdir()?;
-    let envs = run::program_envs(&settings.rust_log);
     let args: Vec<String> = [
         "--listen",
         "127.0.0.1:0",
@@ -233,8 +234,16 @@ pub(crate) async fn run(settings: SoakSettings) -> Result<(), BenchError> {
     .into_iter()
     .chain([data_dir.path().display().to_string()])
     .collect();
-    let mut service =
-        Program::start(PROCESSES[0], &binaries.service, &args, &envs, None, 2).await?;
+    let mut service = run::program(
+        "music-service",
+        PROCESSES[0],
+        &binaries.service,
+        &settings.rust_log,
+    )
+    .args(&args)
+    .listening(2)
+    .start()
+    .await?;
     let (service_grpc, admin) = (service.addr("grpc"), service.addr("admin"));
     run::await_ready(&mut service, admin, "/readyz").await?;
     let upstream = format!("http://{service_grpc}");
@@ -247,8 +256,16 @@ pub(crate) async fn run(settings: SoakSettings) -> Result<(), BenchError> {
         &upstream,
     ]
     .map(String::from);
-    let mut gateway =
-        Program::start(PROCESSES[1], &binaries.pure_gateway, &args, &envs, None, 2).await?;
+    let mut gateway = run::program(
+        "music-gateway",
+        PROCESSES[1],
+        &binaries.pure_gateway,
+        &settings.rust_log,
+    )
+    .args(args)
+    .listening(2)
+    .start()
+    .await?;
     let http = gateway.addr("http");
     run::await_ready(&mut gateway, http, "/readyz").await?;
     let target = Target {

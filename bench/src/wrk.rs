@@ -14,7 +14,8 @@ use serde::Deserialize;
 use tokio::process::Command;
 
 use crate::{
-    run::{BenchError, Cell},
+    error::BenchError,
+    report::Cell,
     scenario::{ALBUM_TITLE, ARTIST, ITEM_PATH, SONG_TITLE, TABLE},
 };
 
@@ -96,7 +97,7 @@ wrk.headers["X-Amz-Target"] = "DynamoDB_20120810.GetItem"
 wrk.headers["Authorization"] = "{}"
 "#,
                 dynamodb_get_item_body(),
-                crate::dynamodb_local::AUTHORIZATION
+                music_testkit::dynamodb_local::AUTHORIZATION
             ),
         };
         format!("{body}{DONE}")

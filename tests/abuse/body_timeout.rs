@@ -14,11 +14,10 @@ use tokio::{
 
 use crate::{
     gauge::bounded,
-    process::Program,
     stacks::{TABLE_ROUTE, pure_gateway},
-    support::create_table,
     wire::{GRPC_DEADLINE_EXCEEDED, PUT_ITEM, grpc_answer, grpc_prefix, grpc_request, h2_connect},
 };
+use music_testkit::{Program, grpc::create_table};
 
 /// The configured `--body-read-timeout`.
 const BODY_READ_TIMEOUT: Duration = Duration::from_secs(1);

@@ -25,13 +25,13 @@ use tokio::{
 
 use crate::{
     gauge::bounded,
-    process::Program,
     stacks::in_process_gateway,
     wire::{
         END_STREAM, Ending, GRPC_OK, HEADERS, HEALTH_CHECK, PREFACE, ending, frame, grpc_answer,
         grpc_header_block, grpc_request, h2_connect, settings,
     },
 };
+use music_testkit::Program;
 
 /// The timeouts every server of this module runs with.
 const TIMEOUT_FLAGS: [&str; 4] = ["--request-start-timeout", "1s", "--idle-timeout", "2s"];

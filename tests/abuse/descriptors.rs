@@ -12,10 +12,10 @@ use music_api::pb::item_service_client::ItemServiceClient;
 use tokio::task::JoinSet;
 use tonic::Code;
 
-use crate::{
-    gauge::{Peak, bounded, fd_count, fds},
-    process::Program,
-    support::{channel, create_table, get_request, items, put_request},
+use crate::gauge::{Peak, bounded, fd_count, fds};
+use music_testkit::{
+    Program,
+    grpc::{channel, create_table, get_request, items, put_request},
 };
 
 /// Client connections, and concurrent calls on each (the default

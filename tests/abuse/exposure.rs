@@ -12,8 +12,8 @@ use serde_json::Value;
 use crate::{
     gauge::bounded,
     stacks::{TABLE_ROUTE, in_process_gateway},
-    support::{curl, eventually, http_status},
 };
+use music_testkit::{curl, eventually, http_status};
 
 /// The longest 404 body for any path.
 const NOT_FOUND_BODY_MAX: usize = 1024;

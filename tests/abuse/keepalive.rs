@@ -12,14 +12,16 @@ use music_service::embedded::EmbeddedStore;
 use tokio::{io::AsyncWriteExt, net::TcpStream};
 
 use crate::{
-    fault_proxy::FaultProxy,
     gauge::bounded,
-    process::Program,
-    support::{create_table, get_request},
     wire::{
         DATA, END_HEADERS, END_STREAM, Ending, GET_ITEM, HEADERS, PREFACE, ending, frame,
         grpc_header_block, grpc_message, settings,
     },
+};
+use music_testkit::{
+    Program,
+    grpc::{create_table, get_request},
+    store_proxy::StoreProxy,
 };
 
 /// What the store takes for every call once the request is sent.
@@ -35,7 +37,7 @@ const DISCONNECTED_WITHIN: Duration = Duration::from_secs(3);
 async fn a_peer_that_does_not_answer_pings_is_disconnected_with_its_request_in_flight() {
     bounded(async {
         let store = EmbeddedStore::start(None).await.expect("embedded store");
-        let proxy = FaultProxy::start(&store.endpoint()).await;
+        let proxy = StoreProxy::start(&store.endpoint()).await;
         let service = Program::service_on(
             &proxy.url(),
             &[

@@ -24,15 +24,9 @@
 //!   bounded prefix of the path, encoded request bodies are 415.
 //!
 //! The binaries must be built first: `cargo build --workspace`.
-
-#[path = "../support/common.rs"]
-mod common;
-#[path = "../support/fault_proxy.rs"]
-mod fault_proxy;
-#[path = "../support/process.rs"]
-mod process;
-#[path = "../support/support.rs"]
-mod support;
+//!
+//! The scaffolding they share with the other suites (programs as processes,
+//! the store proxy, DynamoDB Local, curl, gRPC clients) is music-testkit's.
 
 mod gauge;
 mod stacks;

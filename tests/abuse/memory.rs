@@ -26,10 +26,12 @@ use tokio::task::JoinSet;
 
 use crate::{
     gauge::{Peak, bounded, rss_mib},
-    process::Program,
     stacks::in_process_gateway,
-    support::{create_table, eventually, get_request, items, put_request},
     wire::{GRPC_RESOURCE_EXHAUSTED, PUT_ITEM, grpc_answer, grpc_prefix, grpc_request, h2_connect},
+};
+use music_testkit::{
+    Program, eventually,
+    grpc::{create_table, get_request, items, put_request},
 };
 
 const MIB: usize = 1024 * 1024;

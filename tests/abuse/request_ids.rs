@@ -20,10 +20,9 @@ use tokio::task::JoinSet;
 
 use crate::{
     gauge::bounded,
-    process::Program,
     stacks::{ITEM_ROUTE, create_music_table, pure_gateway},
-    support::{CurlAnswer, curl, eventually, try_curl},
 };
+use music_testkit::{Answer, Program, curl, eventually, try_curl};
 
 /// Innocent clients reading the item while the abuse goes on.
 const INNOCENTS: usize = 18;
@@ -61,7 +60,7 @@ async fn stack() -> (Program, Program) {
 }
 
 /// `GET` the item through the tutorial route, with `headers` added.
-async fn get_item(gateway_url: &str, headers: &[String]) -> Result<CurlAnswer, String> {
+async fn get_item(gateway_url: &str, headers: &[String]) -> Result<Answer, String> {
     let url = format!("{gateway_url}{ITEM_ROUTE}");
     let mut args = vec![
         url.as_str(),
@@ -79,7 +78,7 @@ async fn get_item(gateway_url: &str, headers: &[String]) -> Result<CurlAnswer, S
 }
 
 /// The item's answer: 200 and the stored item.
-fn is_the_item(answer: &CurlAnswer) -> bool {
+fn is_the_item(answer: &Answer) -> bool {
     answer.status == 200 && answer.body.contains(r#""AlbumTitle": {"S": "Bounded"}"#)
 }
 

@@ -3,10 +3,7 @@
 //! where `/metrics` lives), so a pure gateway logs two `listening on` lines
 //! (http, admin) and the in-process gateway three (http, grpc, admin).
 
-use crate::{
-    process::Program,
-    support::{CurlAnswer, curl},
-};
+use music_testkit::{Answer, Program, curl};
 
 /// The tutorial's item route under the default stage.
 pub(crate) const ITEM_ROUTE: &str = "/Test/DemoResourceMusic/DemoResourceMusicItem";
@@ -45,7 +42,7 @@ pub(crate) async fn pure_gateway(upstream: &str, args: &[&str]) -> Program {
 }
 
 /// Creates the `Music` table through the gateway's tutorial route.
-pub(crate) async fn create_music_table(gateway: &Program) -> CurlAnswer {
+pub(crate) async fn create_music_table(gateway: &Program) -> Answer {
     let url = format!("{}{TABLE_ROUTE}", gateway.url("http"));
     curl(&["-X", "PUT", &url, "-H", "table: Music"]).await
 }

@@ -14,7 +14,7 @@ use h2::client::{ResponseFuture, SendRequest};
 use http::HeaderMap;
 use tokio::{io::AsyncReadExt, net::TcpStream, task::JoinHandle};
 
-use crate::support::eventually;
+use music_testkit::eventually;
 
 /// How long a server may take to send its SETTINGS.
 const SETTINGS_WITHIN: Duration = Duration::from_secs(5);

@@ -3,21 +3,23 @@
 
 use std::time::{Duration, Instant};
 
-use crate::stack::{Program, Store, TwoProcessStack, curl};
+use music_testkit::Program;
 
-#[test]
-fn the_gateway_answers_503_while_the_service_is_down_and_recovers() {
-    let mut stack = TwoProcessStack::start(&Store::Embedded, &[]);
+use crate::stack::{Store, TwoProcessStack, curl};
+
+#[tokio::test]
+async fn the_gateway_answers_503_while_the_service_is_down_and_recovers() {
+    let mut stack = TwoProcessStack::start(&Store::Embedded, &[]).await;
     let base = stack.base_url();
     let grpc = stack.service.addr("grpc");
     let create = format!(
         "curl -X PUT {base}/Test/DemoResourceMusic/DemoResourceMusicTable -H 'table:Music'"
     );
-    assert_eq!(curl(&create).status, 200);
+    assert_eq!(curl(&create).await.status, 200);
 
-    stack.service.kill();
+    stack.service.kill().await;
     let started = Instant::now();
-    let down = curl(&create);
+    let down = curl(&create).await;
     assert_eq!(down.status, 503, "{}", down.body);
     assert!(
         down.body.starts_with('"'),
@@ -40,15 +42,17 @@ fn the_gateway_answers_503_while_the_service_is_down_and_recovers() {
             "127.0.0.1:0",
             "--in-memory",
         ],
+        &[],
         2,
-    );
+    )
+    .await;
     let mut status = 0;
     for _ in 0..50 {
-        status = curl(&create).status;
+        status = curl(&create).await.status;
         if status == 200 {
             break;
         }
-        std::thread::sleep(Duration::from_millis(100));
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(status, 200, "the gateway recovered without a restart");
 }

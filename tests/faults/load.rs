@@ -15,7 +15,8 @@ use std::{
 
 use tokio::task::JoinHandle;
 
-use crate::{support::try_curl, table::Songs};
+use crate::table::Songs;
+use music_testkit::try_curl;
 
 /// One PUT of a song through the gateway, and its answer.
 #[derive(Debug, Clone)]

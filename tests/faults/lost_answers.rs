@@ -1,4 +1,4 @@
-//! Answers lost on the way back: the fault proxy forwards a PutItem, the store
+//! Answers lost on the way back: the store proxy forwards a PutItem, the store
 //! writes the item, and the connection is closed instead of answering.
 //!
 //! - One answer lost: the service retries (a put of the same item is safe to
@@ -10,11 +10,11 @@
 use music_service::embedded::EmbeddedStore;
 use tonic::Code;
 
-use crate::{
-    fault_proxy::{Fate, Fault, FaultProxy},
-    process::Program,
-    support::{create_table, curl, items, put_request},
-    table::scan,
+use crate::table::scan;
+use music_testkit::{
+    Program, curl,
+    grpc::{create_table, items, put_request},
+    store_proxy::{Fate, Fault, StoreProxy},
 };
 
 const TABLE: &str = "LostAnswers";
@@ -23,7 +23,7 @@ const ARTIST: &str = "Lost Answers";
 #[tokio::test(flavor = "multi_thread")]
 async fn a_lost_answer_is_retried_to_an_ok_and_answers_always_lost_are_a_failure_never_an_ok() {
     let store = EmbeddedStore::start(None).await.expect("embedded store");
-    let proxy = FaultProxy::start(&store.endpoint()).await;
+    let proxy = StoreProxy::start(&store.endpoint()).await;
     let service = Program::service_on(&proxy.url(), &["--dynamodb-max-attempts", "3"]).await;
     let gateway = Program::gateway(&service.url("grpc"), &[], &[]).await;
     create_table(service.addr("grpc"), TABLE).await;

@@ -16,10 +16,10 @@ use music_api::pb::{self, item_service_client::ItemServiceClient};
 use music_service::embedded::EmbeddedStore;
 use tonic::transport::Channel;
 
-use crate::{
-    process::Program,
-    support::{create_table, items, put_request},
-    table::scan,
+use crate::table::scan;
+use music_testkit::{
+    Program,
+    grpc::{create_table, items, put_request},
 };
 
 const TABLE: &str = "ManyWriters";

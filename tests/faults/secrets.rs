@@ -1,7 +1,7 @@
 //! Secrets stay secret: both programs run at debug level (`RUST_LOG=debug`)
 //! with recognisable AWS credentials in their environment (the service, the
 //! pure gateway, and the one-process gateway that holds the DynamoDB client
-//! itself), against a store behind the fault proxy; calls that succeed and
+//! itself), against a store behind the store proxy; calls that succeed and
 //! calls that fail (no such table, throttled, credentials refused by the
 //! store, store unreachable). No log line of either program holds the secret
 //! access key or the session token, whole or in part. The access key id is
@@ -16,10 +16,10 @@ use std::time::Duration;
 
 use music_service::embedded::EmbeddedStore;
 
-use crate::{
-    fault_proxy::{Fault, FaultProxy},
-    process::Program,
-    support::{CurlAnswer, create_table, curl, items, put_request},
+use music_testkit::{
+    Answer, Program, curl,
+    grpc::{create_table, items, put_request},
+    store_proxy::{Fault, StoreProxy},
 };
 
 const ACCESS_KEY_ID: &str = "AKIAFAKESECRETCANARY1";
@@ -46,7 +46,7 @@ fn canary_env(level: &'static str) -> [(&'static str, &'static str); 4] {
 
 /// The tutorial's six calls and failing ones, through `gateway`, with
 /// faults injected by `proxy`; the statuses seen.
-async fn calls(gateway: &Program, proxy: &FaultProxy, table: &str) -> Vec<u16> {
+async fn calls(gateway: &Program, proxy: &StoreProxy, table: &str) -> Vec<u16> {
     let base = format!("{}/Test/DemoResourceMusic", gateway.url("http"));
     let item = format!("{base}/DemoResourceMusicItem");
     let call = |method: &'static str, url: String, headers: Vec<String>| async move {
@@ -55,7 +55,7 @@ async fn calls(gateway: &Program, proxy: &FaultProxy, table: &str) -> Vec<u16> {
             args.extend(["-H".to_owned(), header]);
         }
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let answer: CurlAnswer = curl(&args).await;
+        let answer: Answer = curl(&args).await;
         answer.status
     };
     let song = |table: &str| {
@@ -122,7 +122,7 @@ fn excerpt(line: &str) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn no_credential_value_appears_in_either_programs_debug_log() {
     let store = EmbeddedStore::start(None).await.expect("embedded store");
-    let proxy = FaultProxy::start(&store.endpoint()).await;
+    let proxy = StoreProxy::start(&store.endpoint()).await;
     let env = canary_env("debug");
     let store_args = [
         "--backend",

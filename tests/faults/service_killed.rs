@@ -11,10 +11,11 @@ use std::{
     time::{Duration, Instant},
 };
 
-use crate::{
-    load::{Write, WriteLoad, max, median, statuses},
-    process::Program,
-    support::{create_table, eventually, get_request, http_status, items},
+use crate::load::{Write, WriteLoad, max, median, statuses};
+use music_testkit::{
+    Program, eventually,
+    grpc::{create_table, get_request, items},
+    http_status,
 };
 
 const TABLE: &str = "ServiceKilled";

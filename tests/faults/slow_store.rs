@@ -1,4 +1,4 @@
-//! A slow store (the fault proxy holds every request 3 s, three times the
+//! A slow store (the store proxy holds every request 3 s, three times the
 //! budget): deadlines fire within ±10 % of the budget, whoever set it.
 //!
 //! - gRPC with a client deadline of 1 s: the service answers
@@ -14,11 +14,11 @@ use music_service::embedded::EmbeddedStore;
 use tonic::Code;
 use tonic_types::StatusExt;
 
-use crate::{
-    fault_proxy::FaultProxy,
-    load::{max, median},
-    process::Program,
-    support::{curl, get_request, items},
+use crate::load::{max, median};
+use music_testkit::{
+    Program, curl,
+    grpc::{get_request, items},
+    store_proxy::StoreProxy,
 };
 
 const STORE_LATENCY: Duration = Duration::from_secs(3);
@@ -38,7 +38,7 @@ fn bounded(elapsed: Duration) -> bool {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_grpc_deadline_of_1s_against_a_3s_store_is_answered_by_the_service_within_ten_percent() {
     let store = EmbeddedStore::start(None).await.expect("embedded store");
-    let proxy = FaultProxy::start(&store.endpoint()).await;
+    let proxy = StoreProxy::start(&store.endpoint()).await;
     let service = Program::service_on(&proxy.url(), &[]).await;
     let mut client = items(service.addr("grpc")).await;
     proxy.set_latency(STORE_LATENCY);
@@ -94,7 +94,7 @@ async fn a_grpc_deadline_of_1s_against_a_3s_store_is_answered_by_the_service_wit
 #[tokio::test(flavor = "multi_thread")]
 async fn the_gateways_1000ms_timeout_against_a_3s_store_is_a_504_within_ten_percent() {
     let store = EmbeddedStore::start(None).await.expect("embedded store");
-    let proxy = FaultProxy::start(&store.endpoint()).await;
+    let proxy = StoreProxy::start(&store.endpoint()).await;
     let service = Program::service_on(&proxy.url(), &[]).await;
     let gateway = Program::gateway(&service.url("grpc"), &["--timeout-ms", "1000"], &[]).await;
     let url = format!(

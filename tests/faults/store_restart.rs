@@ -15,11 +15,15 @@
 use std::time::{Duration, Instant};
 
 use crate::{
-    dynamodb_local::{DynamoDbLocal, free_port, jar_dir},
     load::{Write, WriteLoad, max, median, statuses},
-    process::Program,
-    support::{create_table, eventually, http_status},
     table::scan,
+};
+use music_testkit::{
+    Program,
+    dynamodb_local::{DynamoDbLocal, free_port, jar_dir},
+    eventually,
+    grpc::create_table,
+    http_status,
 };
 
 const TABLE: &str = "StoreRestart";
@@ -86,7 +90,7 @@ async fn dynamodb_local_killed_mid_load_loses_no_acknowledged_write_and_recovers
         .await
         .expect("writes are acknowledged while DynamoDB Local serves");
 
-    local.kill();
+    local.kill().await;
     let killed = Instant::now();
     let not_ready = eventually(READINESS_WITHIN, Duration::from_millis(20), || async {
         readyz(&service, &gateway).await == (503, 503)

@@ -1,4 +1,4 @@
-//! Throttling replies from the store: the fault proxy answers every PutItem
+//! Throttling replies from the store: the store proxy answers every PutItem
 //! with DynamoDB's `ProvisionedThroughputExceededException` (HTTP 400), the
 //! store never seeing it. The service retries with backoff, bounded by
 //! `--dynamodb-max-attempts 3` (the proxy sees exactly 3 requests per call),
@@ -13,11 +13,11 @@ use music_service::embedded::EmbeddedStore;
 use tonic::Code;
 use tonic_types::StatusExt;
 
-use crate::{
-    fault_proxy::{Fate, Fault, FaultProxy},
-    load::max,
-    process::Program,
-    support::{CurlAnswer, create_table, curl, items, put_request},
+use crate::load::max;
+use music_testkit::{
+    Answer, Program, curl,
+    grpc::{create_table, items, put_request},
+    store_proxy::{Fate, Fault, StoreProxy},
 };
 
 const TABLE: &str = "Throttled";
@@ -27,7 +27,7 @@ const MAX_ATTEMPTS: usize = 3;
 const THROTTLED_CALL_BOUND: Duration = Duration::from_secs(5);
 
 /// The pauses between the attempts of the call that made `seen[from..]`.
-fn pauses(proxy: &FaultProxy, from: usize) -> Vec<Duration> {
+fn pauses(proxy: &StoreProxy, from: usize) -> Vec<Duration> {
     let arrivals: Vec<Instant> = proxy.seen()[from..]
         .iter()
         .filter(|s| s.operation == "PutItem")
@@ -44,7 +44,7 @@ struct Throttled {
     took: Duration,
 }
 
-async fn put_through(gateway: &Program, title: &str) -> CurlAnswer {
+async fn put_through(gateway: &Program, title: &str) -> Answer {
     curl(&[
         "-X",
         "PUT",
@@ -69,7 +69,7 @@ async fn put_through(gateway: &Program, title: &str) -> CurlAnswer {
 #[tokio::test(flavor = "multi_thread")]
 async fn throttling_is_retried_with_bounded_backoff_then_resource_exhausted_429_or_the_seed_500() {
     let store = EmbeddedStore::start(None).await.expect("embedded store");
-    let proxy = FaultProxy::start(&store.endpoint()).await;
+    let proxy = StoreProxy::start(&store.endpoint()).await;
     let service = Program::service_on(&proxy.url(), &["--dynamodb-max-attempts", "3"]).await;
     let http_mode = Program::gateway(&service.url("grpc"), &["--errors", "http"], &[]).await;
     let seed_mode = Program::gateway(&service.url("grpc"), &[], &[]).await;

@@ -9,10 +9,10 @@ use music_service::embedded::EmbeddedStore;
 use tonic::Code;
 use tonic_types::StatusExt;
 
-use crate::{
-    fault_proxy::FaultProxy,
-    process::Program,
-    support::{curl, get_request, items},
+use music_testkit::{
+    Program, curl,
+    grpc::{get_request, items},
+    store_proxy::StoreProxy,
 };
 
 /// What the slow store takes per request: ten times any budget below.
@@ -21,7 +21,7 @@ const STORE_LATENCY: Duration = Duration::from_secs(3);
 #[tokio::test(flavor = "multi_thread")]
 async fn a_slow_store_gets_deadline_exceeded_from_the_service_at_the_callers_deadline() {
     let store = EmbeddedStore::start(None).await.expect("embedded store");
-    let proxy = FaultProxy::start(&store.endpoint()).await;
+    let proxy = StoreProxy::start(&store.endpoint()).await;
     let service = Program::service_on(&proxy.url(), &[]).await;
     proxy.set_latency(STORE_LATENCY);
 
@@ -71,7 +71,7 @@ async fn a_slow_store_gets_deadline_exceeded_from_the_service_at_the_callers_dea
 #[tokio::test(flavor = "multi_thread")]
 async fn without_a_caller_deadline_the_sdk_operation_timeout_bounds_a_store_call() {
     let store = EmbeddedStore::start(None).await.expect("embedded store");
-    let proxy = FaultProxy::start(&store.endpoint()).await;
+    let proxy = StoreProxy::start(&store.endpoint()).await;
     let budget = Duration::from_millis(800);
     let service = Program::service_on(
         &proxy.url(),
@@ -115,7 +115,7 @@ async fn without_a_caller_deadline_the_sdk_operation_timeout_bounds_a_store_call
 #[tokio::test(flavor = "multi_thread")]
 async fn the_gateway_answers_504_when_its_integration_timeout_is_spent() {
     let store = EmbeddedStore::start(None).await.expect("embedded store");
-    let proxy = FaultProxy::start(&store.endpoint()).await;
+    let proxy = StoreProxy::start(&store.endpoint()).await;
     let service = Program::service_on(&proxy.url(), &[]).await;
     let gateway = Program::gateway(&service.url("grpc"), &["--timeout-ms", "500"], &[]).await;
     proxy.set_latency(STORE_LATENCY);

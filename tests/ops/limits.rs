@@ -10,10 +10,11 @@ use music_service::embedded::EmbeddedStore;
 use tonic::{Code, codec::CompressionEncoding};
 use tonic_types::StatusExt;
 
-use crate::{
-    fault_proxy::FaultProxy,
-    process::Program,
-    support::{Metrics, create_table, get_request, items, put_request},
+use music_testkit::{
+    Program,
+    grpc::{create_table, get_request, items, put_request},
+    metrics::Metrics,
+    store_proxy::StoreProxy,
 };
 
 #[tokio::test(flavor = "multi_thread")]
@@ -22,7 +23,7 @@ async fn beyond_the_concurrency_limit_requests_are_shed_at_once_with_a_retry_del
     const LIMIT: usize = 2;
     let store_latency = Duration::from_secs(1);
     let store = EmbeddedStore::start(None).await.expect("embedded store");
-    let proxy = FaultProxy::start(&store.endpoint()).await;
+    let proxy = StoreProxy::start(&store.endpoint()).await;
     let limit = LIMIT.to_string();
     let service =
         Program::service_on(&proxy.url(), &["--max-concurrent-requests", limit.as_str()]).await;

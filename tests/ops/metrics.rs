@@ -3,10 +3,7 @@
 //! gateway's HTTP series, the service's RPC series and its DynamoDB series,
 //! with latency histograms beside them and no request left in flight.
 
-use crate::{
-    process::Program,
-    support::{Metrics, curl},
-};
+use music_testkit::{Program, curl, metrics::Metrics};
 
 const PUTS: usize = 7;
 const MISSING_GETS: usize = 3;

@@ -2,7 +2,7 @@
 //! answers, the service's admin `/readyz` is 200, its gRPC health SERVING and
 //! the gateway's `/readyz` 200; when the store goes away all three turn (503,
 //! NOT_SERVING, 503) within a few probe intervals, and back when it returns.
-//! Once with the fault proxy closing every connection, once with a DynamoDB
+//! Once with the store proxy closing every connection, once with a DynamoDB
 //! Local process really stopped and started again on the same port.
 
 use std::time::Duration;
@@ -10,11 +10,13 @@ use std::time::Duration;
 use music_service::embedded::EmbeddedStore;
 use tonic_health::pb::health_check_response::ServingStatus;
 
-use crate::{
+use music_testkit::{
+    Program,
     dynamodb_local::{DynamoDbLocal, free_port, jar_dir},
-    fault_proxy::FaultProxy,
-    process::Program,
-    support::{eventually, health, http_status},
+    eventually,
+    grpc::health,
+    http_status,
+    store_proxy::StoreProxy,
 };
 
 const PROBE_INTERVAL_MS: &str = "200";
@@ -89,7 +91,7 @@ async fn turns(
 #[tokio::test(flavor = "multi_thread")]
 async fn readiness_flips_when_the_store_drops_connections_and_back_when_it_serves() {
     let store = EmbeddedStore::start(None).await.expect("embedded store");
-    let proxy = FaultProxy::start(&store.endpoint()).await;
+    let proxy = StoreProxy::start(&store.endpoint()).await;
     let service = Program::service_on(
         &proxy.url(),
         &["--health-probe-interval-ms", PROBE_INTERVAL_MS],
@@ -117,7 +119,7 @@ async fn readiness_flips_when_the_store_drops_connections_and_back_when_it_serve
     )
     .await;
     eprintln!(
-        "fault proxy: {} requests forwarded, {} connections closed",
+        "store proxy: {} requests forwarded, {} connections closed",
         proxy.forwarded(),
         proxy.closed()
     );
@@ -155,7 +157,7 @@ async fn readiness_flips_when_dynamodb_local_is_stopped_and_back_when_it_is_star
         "DynamoDB Local up",
     )
     .await;
-    local.kill();
+    local.kill().await;
     turns(
         &service,
         &gateway,

@@ -15,13 +15,13 @@ use std::{
 use music_service::embedded::EmbeddedStore;
 use tokio::{net::TcpStream, task::JoinHandle};
 
-use crate::{
-    fault_proxy::FaultProxy,
-    process::Program,
-    support::{
-        Metrics, create_table, curl, eventually, get_request, http_status, items, put_request,
-        try_curl,
-    },
+use music_testkit::{
+    Program, curl, eventually,
+    grpc::{create_table, get_request, items, put_request},
+    http_status,
+    metrics::Metrics,
+    store_proxy::StoreProxy,
+    try_curl,
 };
 
 /// Concurrent writes in flight when SIGTERM arrives.
@@ -77,7 +77,7 @@ async fn missing_writes(endpoint: &str, writes: &[(String, String)]) -> Vec<Stri
 #[tokio::test(flavor = "multi_thread")]
 async fn requests_in_flight_at_sigterm_all_finish_and_every_acknowledged_write_is_stored() {
     let store = EmbeddedStore::start(None).await.expect("embedded store");
-    let proxy = FaultProxy::start(&store.endpoint()).await;
+    let proxy = StoreProxy::start(&store.endpoint()).await;
     let grace = GRACE_SECS.to_string();
     let mut service =
         Program::service_on(&proxy.url(), &["--shutdown-grace-secs", grace.as_str()]).await;
@@ -177,7 +177,7 @@ async fn requests_in_flight_at_sigterm_all_finish_and_every_acknowledged_write_i
 #[tokio::test(flavor = "multi_thread")]
 async fn the_one_command_gateway_finishes_http_requests_in_flight_at_sigterm() {
     let store = EmbeddedStore::start(None).await.expect("embedded store");
-    let proxy = FaultProxy::start(&store.endpoint()).await;
+    let proxy = StoreProxy::start(&store.endpoint()).await;
     let grace = GRACE_SECS.to_string();
     let endpoint = proxy.url();
     let mut gateway = Program::start(
@@ -301,7 +301,7 @@ const CUT: usize = 3;
 #[tokio::test(flavor = "multi_thread")]
 async fn requests_outliving_the_grace_period_are_cut_and_counted_and_the_exit_is_still_0() {
     let store = EmbeddedStore::start(None).await.expect("embedded store");
-    let proxy = FaultProxy::start(&store.endpoint()).await;
+    let proxy = StoreProxy::start(&store.endpoint()).await;
     let mut args = vec!["--shutdown-grace-secs", "1"];
     args.extend(PATIENT_SDK);
     let mut service = Program::service_on(&proxy.url(), &args).await;
@@ -385,7 +385,7 @@ async fn requests_outliving_the_grace_period_are_cut_and_counted_and_the_exit_is
 #[tokio::test(flavor = "multi_thread")]
 async fn the_one_command_gateway_cuts_requests_outliving_its_grace_period_and_exits_0() {
     let store = EmbeddedStore::start(None).await.expect("embedded store");
-    let proxy = FaultProxy::start(&store.endpoint()).await;
+    let proxy = StoreProxy::start(&store.endpoint()).await;
     let endpoint = proxy.url();
     let mut args = vec![
         "--listen",

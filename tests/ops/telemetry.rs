@@ -7,10 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use serde_json::Value;
 
-use crate::{
-    process::Program,
-    support::{CurlAnswer, curl},
-};
+use music_testkit::{Answer, Program, curl};
 
 const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -32,7 +29,7 @@ async fn json_logging_stack() -> (Program, Program) {
 }
 
 /// `PUT` an item through the gateway with `headers` added.
-async fn put_item(gateway: &Program, headers: &[&str]) -> CurlAnswer {
+async fn put_item(gateway: &Program, headers: &[&str]) -> Answer {
     let url = format!("{}/Test{ITEM_RESOURCE}", gateway.url("http"));
     let mut args = vec![
         "-X",

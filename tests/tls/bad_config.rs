@@ -4,9 +4,11 @@
 
 use std::path::Path;
 
+use music_testkit::program::Exit;
+
 use crate::{
     certs::Pki,
-    support::{Exit, path, run_to_exit},
+    support::{path, run_to_exit},
 };
 
 const GARBAGE: &str =
@@ -33,7 +35,7 @@ fn assert_refused(exit: &Exit, file: &Path, what: &str) {
     );
 }
 
-fn service(tls: &[&str]) -> Exit {
+async fn service(tls: &[&str]) -> Exit {
     let mut args = vec![
         "--listen",
         "127.0.0.1:0",
@@ -42,17 +44,17 @@ fn service(tls: &[&str]) -> Exit {
         "--in-memory",
     ];
     args.extend_from_slice(tls);
-    run_to_exit("music-service", &args)
+    run_to_exit("music-service", &args).await
 }
 
-fn gateway(extra: &[&str]) -> Exit {
+async fn gateway(extra: &[&str]) -> Exit {
     let mut args = vec!["--listen", "127.0.0.1:0"];
     args.extend_from_slice(extra);
-    run_to_exit("music-gateway", &args)
+    run_to_exit("music-gateway", &args).await
 }
 
 /// The gateway serving HTTPS in-process with `cert` and `key`.
-fn https_gateway(cert: &str, key: &str) -> Exit {
+async fn https_gateway(cert: &str, key: &str) -> Exit {
     gateway(&[
         "--grpc-listen",
         "127.0.0.1:0",
@@ -62,10 +64,11 @@ fn https_gateway(cert: &str, key: &str) -> Exit {
         "--tls-key",
         key,
     ])
+    .await
 }
 
-#[test]
-fn the_service_refuses_a_missing_key_file() {
+#[tokio::test]
+async fn the_service_refuses_a_missing_key_file() {
     let pki = Pki::new();
     let missing = pki.dir.path().join("no-such-key.pem");
     let exit = service(&[
@@ -73,13 +76,14 @@ fn the_service_refuses_a_missing_key_file() {
         &path(&pki.server.cert),
         "--tls-key",
         &path(&missing),
-    ]);
+    ])
+    .await;
     assert_refused(&exit, &missing, "missing --tls-key");
     assert!(exit.stderr.contains("cannot read"), "{}", exit.stderr);
 }
 
-#[test]
-fn the_service_refuses_a_garbage_certificate() {
+#[tokio::test]
+async fn the_service_refuses_a_garbage_certificate() {
     let pki = Pki::new();
     let garbage = pki.file("garbage-cert.pem", GARBAGE);
     let exit = service(&[
@@ -87,12 +91,13 @@ fn the_service_refuses_a_garbage_certificate() {
         &path(&garbage),
         "--tls-key",
         &path(&pki.server.key),
-    ]);
+    ])
+    .await;
     assert_refused(&exit, &garbage, "garbage --tls-cert");
 }
 
-#[test]
-fn the_service_refuses_a_garbage_key() {
+#[tokio::test]
+async fn the_service_refuses_a_garbage_key() {
     let pki = Pki::new();
     let garbage = pki.file("garbage-key.pem", NOT_PEM);
     let exit = service(&[
@@ -100,12 +105,13 @@ fn the_service_refuses_a_garbage_key() {
         &path(&pki.server.cert),
         "--tls-key",
         &path(&garbage),
-    ]);
+    ])
+    .await;
     assert_refused(&exit, &garbage, "garbage --tls-key");
 }
 
-#[test]
-fn the_service_refuses_a_garbage_client_ca() {
+#[tokio::test]
+async fn the_service_refuses_a_garbage_client_ca() {
     let pki = Pki::new();
     let garbage = pki.file("garbage-ca.pem", NOT_PEM);
     let exit = service(&[
@@ -115,37 +121,38 @@ fn the_service_refuses_a_garbage_client_ca() {
         &path(&pki.server.key),
         "--tls-client-ca",
         &path(&garbage),
-    ]);
+    ])
+    .await;
     assert_refused(&exit, &garbage, "garbage --tls-client-ca");
 }
 
-#[test]
-fn the_gateway_refuses_a_missing_key_file() {
+#[tokio::test]
+async fn the_gateway_refuses_a_missing_key_file() {
     let pki = Pki::new();
     let missing = pki.dir.path().join("no-such-key.pem");
-    let exit = https_gateway(&path(&pki.server.cert), &path(&missing));
+    let exit = https_gateway(&path(&pki.server.cert), &path(&missing)).await;
     assert_refused(&exit, &missing, "missing --tls-key");
     assert!(exit.stderr.contains("cannot read"), "{}", exit.stderr);
 }
 
-#[test]
-fn the_gateway_refuses_a_garbage_certificate_or_key() {
+#[tokio::test]
+async fn the_gateway_refuses_a_garbage_certificate_or_key() {
     let pki = Pki::new();
     let garbage_cert = pki.file("garbage-cert.pem", GARBAGE);
-    let exit = https_gateway(&path(&garbage_cert), &path(&pki.server.key));
+    let exit = https_gateway(&path(&garbage_cert), &path(&pki.server.key)).await;
     assert_refused(&exit, &garbage_cert, "garbage --tls-cert");
 
     let not_pem = pki.file("not-pem-cert.pem", NOT_PEM);
-    let exit = https_gateway(&path(&not_pem), &path(&pki.server.key));
+    let exit = https_gateway(&path(&not_pem), &path(&pki.server.key)).await;
     assert_refused(&exit, &not_pem, "--tls-cert without PEM");
 
     let garbage_key = pki.file("garbage-key.pem", NOT_PEM);
-    let exit = https_gateway(&path(&pki.server.cert), &path(&garbage_key));
+    let exit = https_gateway(&path(&pki.server.cert), &path(&garbage_key)).await;
     assert_refused(&exit, &garbage_key, "garbage --tls-key");
 }
 
-#[test]
-fn the_gateway_refuses_a_missing_upstream_client_key() {
+#[tokio::test]
+async fn the_gateway_refuses_a_missing_upstream_client_key() {
     let pki = Pki::new();
     let missing = pki.dir.path().join("no-such-client-key.pem");
     let exit = gateway(&[
@@ -157,12 +164,13 @@ fn the_gateway_refuses_a_missing_upstream_client_key() {
         &path(&pki.client.cert),
         "--upstream-client-key",
         &path(&missing),
-    ]);
+    ])
+    .await;
     assert_refused(&exit, &missing, "missing --upstream-client-key");
 }
 
-#[test]
-fn the_gateway_refuses_a_garbage_upstream_ca() {
+#[tokio::test]
+async fn the_gateway_refuses_a_garbage_upstream_ca() {
     let pki = Pki::new();
     for (name, contents) in [
         ("garbage-upstream-ca.pem", GARBAGE),
@@ -174,7 +182,8 @@ fn the_gateway_refuses_a_garbage_upstream_ca() {
             "https://localhost:1",
             "--upstream-ca",
             &path(&garbage),
-        ]);
+        ])
+        .await;
         assert_refused(&exit, &garbage, name);
     }
 }

@@ -3,9 +3,10 @@
 
 use std::time::Duration;
 
+use music_testkit::{Answer, Curl, Program};
+
 use crate::{
     certs::Pki,
-    stack::{Program, curl},
     support::{curl_run, path, tls_service},
 };
 
@@ -13,7 +14,7 @@ const TABLE_ROUTE: &str = "/Test/DemoResourceMusic/DemoResourceMusicTable";
 
 /// A pure gateway calling `upstream` over TLS trusting `ca`, presenting
 /// `identity` (certificate, key) when given.
-fn gateway_to(upstream: &str, ca: &str, identity: Option<(&str, &str)>) -> Program {
+async fn gateway_to(upstream: &str, ca: &str, identity: Option<(&str, &str)>) -> Program {
     let mut args = vec![
         "--listen",
         "127.0.0.1:0",
@@ -27,7 +28,12 @@ fn gateway_to(upstream: &str, ca: &str, identity: Option<(&str, &str)>) -> Progr
     if let Some((cert, key)) = identity {
         args.extend(["--upstream-client-cert", cert, "--upstream-client-key", key]);
     }
-    Program::start("music-gateway", &args, 1)
+    Program::start("music-gateway", &args, &[], 1).await
+}
+
+/// Runs a curl command line as a user pastes it; curl must succeed.
+async fn curl(command_line: &str) -> Answer {
+    Curl::command_line(command_line).send().await
 }
 
 /// The curl command line that creates `table` through `gateway`.
@@ -39,7 +45,7 @@ fn create_through(gateway: &Program, table: &str) -> String {
 }
 
 /// curl's view of one create-table call through `gateway`: status, body, time.
-fn refused_call(gateway: &Program) -> (String, String, Duration) {
+async fn refused_call(gateway: &Program) -> (String, String, Duration) {
     let run = curl_run(&[
         "-X",
         "PUT",
@@ -48,21 +54,22 @@ fn refused_call(gateway: &Program) -> (String, String, Duration) {
         "table:Other",
         "-w",
         "\n%{http_code}",
-    ]);
+    ])
+    .await;
     assert_eq!(run.code, Some(0), "curl: {}", run.stderr);
     let (body, status) = run.stdout.rsplit_once('\n').expect("body and status");
     (status.to_owned(), body.to_owned(), run.took)
 }
 
-#[test]
-fn the_gateway_reaches_the_service_over_mtls() {
+#[tokio::test]
+async fn the_gateway_reaches_the_service_over_mtls() {
     let pki = Pki::new();
-    let service = tls_service(&pki, Some(&pki.ca));
+    let service = tls_service(&pki, Some(&pki.ca)).await;
     let upstream = format!("https://localhost:{}", service.addr("grpc").port());
     let (ca, cert, key) = (path(&pki.ca), path(&pki.client.cert), path(&pki.client.key));
 
-    let with_certificate = gateway_to(&upstream, &ca, Some((&cert, &key)));
-    let created = curl(&create_through(&with_certificate, "Music"));
+    let with_certificate = gateway_to(&upstream, &ca, Some((&cert, &key))).await;
+    let created = curl(&create_through(&with_certificate, "Music")).await;
     assert_eq!(
         (created.status, created.body.as_str()),
         (200, "\"Table created\""),
@@ -76,13 +83,16 @@ fn the_gateway_reaches_the_service_over_mtls() {
     // status is the next test's concern).
     let (other_cert, other_key) = (path(&pki.other_client.cert), path(&pki.other_client.key));
     for (what, refused) in [
-        ("no client certificate", gateway_to(&upstream, &ca, None)),
+        (
+            "no client certificate",
+            gateway_to(&upstream, &ca, None).await,
+        ),
         (
             "a client certificate from another CA",
-            gateway_to(&upstream, &ca, Some((&other_cert, &other_key))),
+            gateway_to(&upstream, &ca, Some((&other_cert, &other_key))).await,
         ),
     ] {
-        let (status, body, took) = refused_call(&refused);
+        let (status, body, took) = refused_call(&refused).await;
         eprintln!("gateway with {what}: {status} {body} in {took:?}");
         assert_ne!(status, "200", "{what}: served: {body}");
         assert!(
@@ -92,7 +102,7 @@ fn the_gateway_reaches_the_service_over_mtls() {
     }
 
     // The refusals did not disturb the gateway that holds the right certificate.
-    let again = curl(&create_through(&with_certificate, "Music"));
+    let again = curl(&create_through(&with_certificate, "Music")).await;
     assert_eq!(
         again.status, 500,
         "the table exists (seed mode): {}",
@@ -105,21 +115,24 @@ fn the_gateway_reaches_the_service_over_mtls() {
     );
 }
 
-#[test]
-fn the_gateway_refused_by_the_service_answers_503() {
+#[tokio::test]
+async fn the_gateway_refused_by_the_service_answers_503() {
     let pki = Pki::new();
-    let service = tls_service(&pki, Some(&pki.ca));
+    let service = tls_service(&pki, Some(&pki.ca)).await;
     let upstream = format!("https://localhost:{}", service.addr("grpc").port());
     let ca = path(&pki.ca);
     let (other_cert, other_key) = (path(&pki.other_client.cert), path(&pki.other_client.key));
     for (what, refused) in [
-        ("no client certificate", gateway_to(&upstream, &ca, None)),
+        (
+            "no client certificate",
+            gateway_to(&upstream, &ca, None).await,
+        ),
         (
             "a client certificate from another CA",
-            gateway_to(&upstream, &ca, Some((&other_cert, &other_key))),
+            gateway_to(&upstream, &ca, Some((&other_cert, &other_key))).await,
         ),
     ] {
-        let (status, body, took) = refused_call(&refused);
+        let (status, body, took) = refused_call(&refused).await;
         assert_eq!(
             status,
             "503",
@@ -137,8 +150,8 @@ fn the_gateway_refused_by_the_service_answers_503() {
     }
 }
 
-#[test]
-fn the_gateway_serves_https() {
+#[tokio::test]
+async fn the_gateway_serves_https() {
     let pki = Pki::new();
     let (ca, cert, key) = (path(&pki.ca), path(&pki.server.cert), path(&pki.server.key));
     let gateway = Program::start(
@@ -154,8 +167,10 @@ fn the_gateway_serves_https() {
             "--tls-key",
             &key,
         ],
+        &[],
         2,
-    );
+    )
+    .await;
     let addr = gateway.addr("https");
     let port = addr.port();
     assert!(
@@ -170,7 +185,8 @@ fn the_gateway_serves_https() {
 
     let created = curl(&format!(
         "curl --cacert {ca} {resolve} {url} -X PUT -H 'table:Music'"
-    ));
+    ))
+    .await;
     assert_eq!(
         (created.status, created.body.as_str()),
         (200, "\"Table created\""),
@@ -194,7 +210,8 @@ fn the_gateway_serves_https() {
             &format!("table:{table}"),
             "-w",
             "\n%{http_code} %{http_version}",
-        ]);
+        ])
+        .await;
         assert_eq!(run.code, Some(0), "curl {flag}: {}", run.stderr);
         assert_eq!(
             run.stdout,
@@ -214,7 +231,8 @@ fn the_gateway_serves_https() {
         "/dev/null",
         "-w",
         "%{http_code}",
-    ]);
+    ])
+    .await;
     assert_ne!(plain.code, Some(0), "plain HTTP was answered: {plain:?}");
     assert_eq!(plain.stdout, "000", "{plain:?}");
     assert!(plain.took < Duration::from_secs(5), "{plain:?}");
@@ -230,12 +248,14 @@ fn the_gateway_serves_https() {
         "PUT",
         "-H",
         "table:Untrusted",
-    ]);
+    ])
+    .await;
     assert_eq!(untrusting.code, Some(60), "{untrusting:?}");
 
     // Still serving after the failed handshakes.
     let again = curl(&format!(
         "curl --cacert {ca} {resolve} {url} -X PUT -H 'table:Music'"
-    ));
+    ))
+    .await;
     assert_eq!(again.status, 500, "the table exists: {}", again.body);
 }

@@ -4,14 +4,12 @@
 //! refused at start with a message that names the file.
 //!
 //! Clients: tonic (rustls) for gRPC, the real `curl` for HTTPS.
+//!
+//! The scaffolding they share with the other suites (programs as processes,
+//! the store proxy, DynamoDB Local, curl, gRPC clients) is music-testkit's.
 
 mod bad_config;
 mod certs;
-#[path = "../support/common.rs"]
-mod common;
 mod gateway;
 mod service;
-#[path = "../e2e/stack.rs"]
-#[allow(dead_code)]
-mod stack;
 mod support;

@@ -14,14 +14,14 @@ fn refused(call: Result<String, String>, served: &str) {
     }
 }
 
-#[test]
-fn plaintext_is_refused_when_tls_is_on() {
+#[tokio::test]
+async fn plaintext_is_refused_when_tls_is_on() {
     let pki = Pki::new();
-    let service = tls_service(&pki, None);
+    let service = tls_service(&pki, None).await;
     let grpc = service.addr("grpc");
 
     refused(
-        create_table(Client::Plaintext, "127.0.0.1", grpc, "Music"),
+        create_table(Client::Plaintext, "127.0.0.1", grpc, "Music").await,
         "a plaintext client got an answer from the TLS service",
     );
 
@@ -30,14 +30,18 @@ fn plaintext_is_refused_when_tls_is_on() {
         identity: None,
     };
     assert_eq!(
-        create_table(trusting, "localhost", grpc, "Music").as_deref(),
+        create_table(trusting, "localhost", grpc, "Music")
+            .await
+            .as_deref(),
         Ok("Music"),
         "a TLS client trusting the CA is served; service log:\n{}",
         service.log_text()
     );
     // The certificate names 127.0.0.1 too.
     assert_eq!(
-        create_table(trusting, "127.0.0.1", grpc, "Music2").as_deref(),
+        create_table(trusting, "127.0.0.1", grpc, "Music2")
+            .await
+            .as_deref(),
         Ok("Music2")
     );
 
@@ -47,15 +51,15 @@ fn plaintext_is_refused_when_tls_is_on() {
         identity: None,
     };
     refused(
-        create_table(distrusting, "localhost", grpc, "Music3"),
+        create_table(distrusting, "localhost", grpc, "Music3").await,
         "a client trusting another CA accepted the service",
     );
 }
 
-#[test]
-fn mtls_refuses_a_client_without_a_certificate() {
+#[tokio::test]
+async fn mtls_refuses_a_client_without_a_certificate() {
     let pki = Pki::new();
-    let service = tls_service(&pki, Some(&pki.ca));
+    let service = tls_service(&pki, Some(&pki.ca)).await;
     let grpc = service.addr("grpc");
 
     let anonymous = Client::Tls {
@@ -63,11 +67,11 @@ fn mtls_refuses_a_client_without_a_certificate() {
         identity: None,
     };
     refused(
-        create_table(anonymous, "localhost", grpc, "Music"),
+        create_table(anonymous, "localhost", grpc, "Music").await,
         "a client without a certificate was served under mTLS",
     );
     refused(
-        create_table(Client::Plaintext, "127.0.0.1", grpc, "Music"),
+        create_table(Client::Plaintext, "127.0.0.1", grpc, "Music").await,
         "plaintext was served",
     );
 
@@ -77,15 +81,17 @@ fn mtls_refuses_a_client_without_a_certificate() {
         identity: Some(&pki.client),
     };
     assert_eq!(
-        create_table(right, "localhost", grpc, "Music").as_deref(),
+        create_table(right, "localhost", grpc, "Music")
+            .await
+            .as_deref(),
         Ok("Music")
     );
 }
 
-#[test]
-fn mtls_refuses_a_client_certificate_from_another_ca() {
+#[tokio::test]
+async fn mtls_refuses_a_client_certificate_from_another_ca() {
     let pki = Pki::new();
-    let service = tls_service(&pki, Some(&pki.ca));
+    let service = tls_service(&pki, Some(&pki.ca)).await;
     let grpc = service.addr("grpc");
 
     let wrong = Client::Tls {
@@ -93,7 +99,7 @@ fn mtls_refuses_a_client_certificate_from_another_ca() {
         identity: Some(&pki.other_client),
     };
     refused(
-        create_table(wrong, "localhost", grpc, "Music"),
+        create_table(wrong, "localhost", grpc, "Music").await,
         "a client certificate from another CA was accepted",
     );
 
@@ -104,15 +110,15 @@ fn mtls_refuses_a_client_certificate_from_another_ca() {
         identity: Some(&pki.server),
     };
     refused(
-        create_table(server_as_client, "localhost", grpc, "Music"),
+        create_table(server_as_client, "localhost", grpc, "Music").await,
         "a server-only certificate was accepted as a client's",
     );
 }
 
-#[test]
-fn mtls_accepts_the_right_client_certificate() {
+#[tokio::test]
+async fn mtls_accepts_the_right_client_certificate() {
     let pki = Pki::new();
-    let service = tls_service(&pki, Some(&pki.ca));
+    let service = tls_service(&pki, Some(&pki.ca)).await;
     let grpc = service.addr("grpc");
 
     let right = Client::Tls {
@@ -120,14 +126,16 @@ fn mtls_accepts_the_right_client_certificate() {
         identity: Some(&pki.client),
     };
     assert_eq!(
-        create_table(right, "localhost", grpc, "Music").as_deref(),
+        create_table(right, "localhost", grpc, "Music")
+            .await
+            .as_deref(),
         Ok("Music"),
         "service log:\n{}",
         service.log_text()
     );
     // A second call on a new connection: the table exists now (a gRPC
     // answer from the service, not a TLS failure).
-    let again = create_table(right, "localhost", grpc, "Music");
+    let again = create_table(right, "localhost", grpc, "Music").await;
     let error = again.expect_err("the table already exists");
     assert!(error.contains("AlreadyExists"), "{error}");
 }

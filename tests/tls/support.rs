@@ -1,52 +1,38 @@
-//! Helpers shared by the TLS tests: the service as a process, a gRPC call
-//! with a chosen TLS setup, curl with exit code, and a program run to its exit.
+//! What only the TLS tests need on top of testkit: the service as a process
+//! serving TLS, a gRPC call with a chosen TLS setup (tonic with rustls), an
+//! error with its causes, and a program run to its exit.
 
-use std::{
-    io::Read,
-    net::SocketAddr,
-    path::Path,
-    process::{Command, Stdio},
-    time::{Duration, Instant},
-};
+use std::{net::SocketAddr, path::Path, time::Duration};
 
 use music_api::pb::{CreateTableRequest, table_service_client::TableServiceClient};
+use music_testkit::{
+    Curl, CurlRun, Program,
+    program::{Exit, path_arg},
+};
 use tonic::transport::{Certificate, ClientTlsConfig, Endpoint, Identity};
 
-use crate::{
-    certs::{Pair, Pki},
-    common::{binary, default_args},
-    stack::Program,
-};
+use crate::certs::{Pair, Pki};
 
 /// How long any single client attempt may take before the test calls it a hang.
 pub(crate) const NO_HANG: Duration = Duration::from_secs(15);
 
+/// How long a program with bad settings may take to refuse them.
+const REFUSAL_WITHIN: Duration = Duration::from_secs(30);
+
 /// music-service over TLS on the embedded in-memory store; with `client_ca`,
 /// mTLS (client certificates signed by it required).
-pub(crate) fn tls_service(pki: &Pki, client_ca: Option<&Path>) -> Program {
-    let mut args: Vec<String> = [
-        "--listen",
-        "127.0.0.1:0",
-        "--admin-listen",
-        "127.0.0.1:0",
-        "--in-memory",
-        "--tls-cert",
-    ]
-    .map(String::from)
-    .to_vec();
-    args.push(path(&pki.server.cert));
-    args.push("--tls-key".into());
-    args.push(path(&pki.server.key));
-    if let Some(ca) = client_ca {
-        args.push("--tls-client-ca".into());
-        args.push(path(ca));
+pub(crate) async fn tls_service(pki: &Pki, client_ca: Option<&Path>) -> Program {
+    let (cert, key) = (path(&pki.server.cert), path(&pki.server.key));
+    let mut args = vec!["--in-memory", "--tls-cert", &cert, "--tls-key", &key];
+    let ca = client_ca.map(path);
+    if let Some(ca) = &ca {
+        args.extend(["--tls-client-ca", ca]);
     }
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    Program::start("music-service", &args, 2)
+    Program::service(&args).await
 }
 
 pub(crate) fn path(path: &Path) -> String {
-    path.to_str().expect("a UTF-8 temporary path").to_owned()
+    path_arg(path)
 }
 
 /// The client side of a gRPC connection.
@@ -63,30 +49,24 @@ pub(crate) enum Client<'a> {
 
 /// One CreateTable call to `host:port` of `addr` as `client`: the created
 /// table's name, or the whole error text (the source chain included).
-pub(crate) fn create_table(
+pub(crate) async fn create_table(
     client: Client<'_>,
     host: &str,
     addr: SocketAddr,
     table: &str,
 ) -> Result<String, String> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a tokio runtime");
-    runtime.block_on(async {
-        let started = Instant::now();
-        let call = create_table_async(client, host, addr.port(), table);
-        match tokio::time::timeout(NO_HANG, call).await {
-            Ok(result) => result,
-            Err(_) => panic!(
-                "{client:?}: no answer within {:?} (a hang, not a refusal)",
-                started.elapsed()
-            ),
-        }
-    })
+    let started = std::time::Instant::now();
+    let call = create_table_within(client, host, addr.port(), table);
+    match tokio::time::timeout(NO_HANG, call).await {
+        Ok(result) => result,
+        Err(_) => panic!(
+            "{client:?}: no answer within {:?} (a hang, not a refusal)",
+            started.elapsed()
+        ),
+    }
 }
 
-async fn create_table_async(
+async fn create_table_within(
     client: Client<'_>,
     host: &str,
     port: u16,
@@ -137,74 +117,21 @@ pub(crate) fn chain(error: &dyn std::error::Error) -> String {
     text
 }
 
-/// What curl did: its exit code, what it printed, and how long it took.
-#[derive(Debug)]
-pub(crate) struct CurlRun {
-    pub(crate) code: Option<i32>,
-    pub(crate) stdout: String,
-    pub(crate) stderr: String,
-    pub(crate) took: Duration,
-}
-
-/// Runs `curl -sS --max-time 10 ARGS` (no shell).
-pub(crate) fn curl_run(args: &[&str]) -> CurlRun {
-    let started = Instant::now();
-    let output = Command::new("curl")
-        .args(["-sS", "--max-time", "10"])
+/// Runs a built binary of the workspace until it exits (it is expected to
+/// refuse its settings).
+pub(crate) async fn run_to_exit(name: &str, args: &[&str]) -> Exit {
+    Program::builder(name)
         .args(args)
-        .output()
-        .expect("curl runs");
-    CurlRun {
-        code: output.status.code(),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        took: started.elapsed(),
-    }
+        .run_to_exit(REFUSAL_WITHIN)
+        .await
 }
 
-/// How a program that was expected to refuse its settings ended.
-#[derive(Debug)]
-pub(crate) struct Exit {
-    pub(crate) code: Option<i32>,
-    pub(crate) stderr: String,
-}
-
-/// Runs a built binary of the workspace until it exits (at most 30 s).
-pub(crate) fn run_to_exit(name: &str, args: &[&str]) -> Exit {
-    let (defaults, _) = default_args(name, args);
-    let mut child = Command::new(binary(name))
-        .args(defaults)
+/// `curl -sS --max-time 10 ARGS` without `-i`: its exit code, what it
+/// printed, and how long it took.
+pub(crate) async fn curl_run(args: &[&str]) -> CurlRun {
+    Curl::new()
         .args(args)
-        .env("RUST_LOG", "info")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{name} starts: {e}"));
-    let mut stderr = child.stderr.take().expect("piped stderr");
-    let reader = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stderr.read_to_string(&mut text);
-        text
-    });
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for the program") {
-            break status;
-        }
-        if started.elapsed() > Duration::from_secs(30) {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "{name} {args:?} is still running after 30 s instead of refusing its settings:\n{}",
-                reader.join().unwrap_or_default()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    Exit {
-        code: status.code(),
-        stderr: reader.join().expect("stderr reader"),
-    }
+        .max_time(Duration::from_secs(10))
+        .run()
+        .await
 }

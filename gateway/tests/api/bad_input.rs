@@ -2,7 +2,9 @@
 //! mode `seed`): missing, malformed, repeated or oversized parameters, bodies
 //! that are not JSON objects, and values DynamoDB refuses.
 
-use crate::helpers::{Curl, TestApp, header_bytes, json_string};
+use music_testkit::Curl;
+
+use crate::helpers::{TestApp, header_bytes, json_string};
 
 /// The tutorial's parameters per route, in the order the Lambda functions read them.
 const ROUTES: [(&str, Route, &[&str]); 6] = [

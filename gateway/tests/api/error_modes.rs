@@ -2,9 +2,11 @@
 //! botocore's text, the default) and `http` (accurate statuses, same text).
 //! Nothing else may answer 5xx, whatever a client sends.
 
+use music_testkit::Curl;
+
 use crate::{
     bad_input::{botocore_text, validation_refusals},
-    helpers::{Curl, Errors, TestApp},
+    helpers::{Errors, TestApp},
 };
 
 const NO_SUCH_RESOURCE: &str = "Requested resource not found";

@@ -1,17 +1,15 @@
 //! The test harness: a `TestApp` that runs the whole gateway in-process (REST
 //! on port 0, the service in-process with its own in-memory embedded store),
-//! and a `curl` driver that talks to it the way the tutorial's users do.
+//! driven with testkit's curl the way the tutorial's users drive it.
 
-use std::{
-    ffi::OsString, net::SocketAddr, os::unix::ffi::OsStringExt, process::Stdio, time::Duration,
-};
+use std::{net::SocketAddr, time::Duration};
 
 use clap::Parser;
-use music_gateway::{GatewaySettings, run::RunError};
+use music_gateway::{GatewaySettings, StartError};
+use music_testkit::{Answer, Curl};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::{TcpListener, TcpStream},
-    process::Command,
     sync::oneshot,
     task::JoinHandle,
 };
@@ -23,7 +21,7 @@ pub(crate) const TABLE_PATH: &str = "/DemoResourceMusic/DemoResourceMusicTable";
 pub(crate) const ITEM_PATH: &str = "/DemoResourceMusic/DemoResourceMusicItem";
 
 /// Longest a single curl call may take before the test fails instead of hanging.
-const CURL_MAX_SECS: &str = "60";
+const CURL_MAX_TIME: Duration = Duration::from_secs(60);
 
 /// How the gateway answers DynamoDB's refusals (`--errors`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,7 +36,7 @@ pub(crate) struct TestApp {
     address: SocketAddr,
     stage_prefix: String,
     shutdown: Option<oneshot::Sender<()>>,
-    server: Option<JoinHandle<Result<(), RunError>>>,
+    server: Option<JoinHandle<Result<(), StartError>>>,
 }
 
 impl TestApp {
@@ -89,12 +87,12 @@ impl TestApp {
             "MUSIC_GATEWAY_UPSTREAM is set; the tests run the service in-process"
         );
         let (shutdown, stopped) = oneshot::channel::<()>();
-        let listeners = music_gateway::run::Listeners {
+        let listeners = music_gateway::Listeners {
             http,
             grpc: Some(grpc),
             admin: None,
         };
-        let server = tokio::spawn(music_gateway::run::run(settings, listeners, async move {
+        let server = tokio::spawn(music_gateway::run(settings, listeners, async move {
             // A sent signal and a dropped sender both mean "stop".
             let _ = stopped.await;
         }));
@@ -129,9 +127,12 @@ impl TestApp {
         self.url(&format!("{}{ITEM_PATH}", self.stage_prefix))
     }
 
-    /// A curl call with `-X method` on `url`.
+    /// A curl call with `-X method` on `url`. The answer counts even when
+    /// curl then fails (it may stop sending a body the gateway refused).
     pub(crate) fn curl(&self, method: &str, url: impl Into<String>) -> Curl {
-        Curl::new(method, url.into())
+        Curl::request(method, url)
+            .max_time(CURL_MAX_TIME)
+            .tolerate_exit_code()
     }
 
     pub(crate) fn table(&self, method: &str) -> Curl {
@@ -145,15 +146,11 @@ impl TestApp {
     /// Runs one of the tutorial's curl command lines, with its host replaced by
     /// this gateway's address and nothing else changed.
     pub(crate) async fn run_tutorial_command(&self, command_line: &str) -> Answer {
-        let mut words = shell_words(command_line).into_iter();
-        assert_eq!(words.next().as_deref(), Some("curl"), "{command_line}");
-        let args: Vec<OsString> = words
-            .map(|word| match word.strip_prefix(TUTORIAL_HOST) {
-                Some(path) => self.url(path).into(),
-                None => word.into(),
-            })
-            .collect();
-        run_curl(&args, None).await
+        Curl::command_line(&command_line.replace(TUTORIAL_HOST, &self.base_url()))
+            .max_time(CURL_MAX_TIME)
+            .tolerate_exit_code()
+            .send()
+            .await
     }
 
     /// Creates a table through the gateway and checks that it worked.
@@ -223,6 +220,7 @@ impl TestApp {
             .expect("the gateway answers and closes the connection")
             .expect("read the answer");
         Answer::parse(&answer)
+            .unwrap_or_else(|| panic!("not an HTTP answer: {:?}", String::from_utf8_lossy(&answer)))
     }
 
     /// Asks the gateway to stop and waits for it: it must stop cleanly.
@@ -249,227 +247,6 @@ impl Drop for TestApp {
     }
 }
 
-/// One curl invocation being put together.
-#[derive(Debug)]
-pub(crate) struct Curl {
-    args: Vec<OsString>,
-    stdin: Option<Vec<u8>>,
-    url: String,
-}
-
-impl Curl {
-    fn new(method: &str, url: String) -> Self {
-        Self {
-            args: vec!["-X".into(), method.into()],
-            stdin: None,
-            url,
-        }
-    }
-
-    /// `-H header`, e.g. `"table: Music"` or `"artist;"` (an empty value).
-    pub(crate) fn header(self, header: impl AsRef<str>) -> Self {
-        self.raw_header(header.as_ref().as_bytes())
-    }
-
-    /// `-H` with arbitrary bytes, e.g. a value that is not UTF-8.
-    pub(crate) fn raw_header(mut self, header: &[u8]) -> Self {
-        self.args.push("-H".into());
-        self.args.push(OsString::from_vec(header.to_vec()));
-        self
-    }
-
-    /// A request body, as `-d` sends it (curl strips CR and LF).
-    pub(crate) fn data(mut self, body: &str) -> Self {
-        self.args.push("-d".into());
-        self.args.push(body.into());
-        self
-    }
-
-    /// A request body fed through curl's stdin (`--data-binary @-`), for
-    /// bodies too large for a command-line argument.
-    pub(crate) fn body_from_stdin(mut self, body: Vec<u8>) -> Self {
-        self.args.push("--data-binary".into());
-        self.args.push("@-".into());
-        self.stdin = Some(body);
-        self
-    }
-
-    /// Appends a query string (already encoded) to the URL.
-    pub(crate) fn query(mut self, query: &str) -> Self {
-        self.url.push('?');
-        self.url.push_str(query);
-        self
-    }
-
-    pub(crate) async fn send(self) -> Answer {
-        let mut args = self.args;
-        args.push(self.url.into());
-        run_curl(&args, self.stdin).await
-    }
-}
-
-async fn run_curl(args: &[OsString], stdin: Option<Vec<u8>>) -> Answer {
-    let mut command = Command::new("curl");
-    command
-        // -i: status line and headers before the body; the proxy settings of
-        // the machine must not take loopback traffic elsewhere.
-        .args([
-            "-s",
-            "-S",
-            "-i",
-            "--noproxy",
-            "*",
-            "--max-time",
-            CURL_MAX_SECS,
-        ])
-        .args(args)
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    let mut child = command.spawn().expect("curl runs (it must be installed)");
-    if let Some(body) = stdin {
-        let mut pipe = child.stdin.take().expect("curl's stdin");
-        // curl may stop reading once the gateway has answered (413); the
-        // answer is what the test looks at.
-        let _ = pipe.write_all(&body).await;
-        drop(pipe);
-    }
-    let output = child.wait_with_output().await.expect("curl finishes");
-    let answer = Answer::parse(&output.stdout);
-    assert!(
-        output.status.success() || answer.status != 0,
-        "curl {} failed: {}\n{}",
-        describe(args),
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
-    answer
-}
-
-fn describe(args: &[OsString]) -> String {
-    args.iter()
-        .map(|a| {
-            let text = a.to_string_lossy();
-            if text.len() > 200 {
-                format!("{}…", &text[..200])
-            } else {
-                text.into_owned()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-/// Splits a command line into words as sh does for the tutorial's commands:
-/// blanks separate words, single quotes group (and are removed).
-fn shell_words(line: &str) -> Vec<String> {
-    let mut words = Vec::new();
-    let mut word: Option<String> = None;
-    let mut quoted = false;
-    for ch in line.chars() {
-        match ch {
-            '\'' => {
-                quoted = !quoted;
-                word.get_or_insert_with(String::new);
-            }
-            ' ' | '\t' if !quoted => words.extend(word.take()),
-            _ => word.get_or_insert_with(String::new).push(ch),
-        }
-    }
-    assert!(!quoted, "unbalanced quote in {line}");
-    words.extend(word);
-    words
-}
-
-/// An HTTP answer: status, headers (names lower-cased, in order) and body.
-#[derive(Debug, Clone)]
-pub(crate) struct Answer {
-    pub(crate) status: u16,
-    pub(crate) headers: Vec<(String, String)>,
-    pub(crate) body: String,
-}
-
-impl Answer {
-    /// Parses `curl -i` output (or a raw HTTP/1.1 answer), skipping interim
-    /// `1xx` answers such as `100 Continue`.
-    fn parse(raw: &[u8]) -> Self {
-        let mut rest = raw;
-        loop {
-            let Some(end) = rest.windows(4).position(|w| w == b"\r\n\r\n") else {
-                return Self {
-                    status: 0,
-                    headers: Vec::new(),
-                    body: String::from_utf8_lossy(rest).into_owned(),
-                };
-            };
-            let head = String::from_utf8_lossy(&rest[..end]).into_owned();
-            rest = &rest[end + 4..];
-            let mut lines = head.split("\r\n");
-            let status_line = lines.next().unwrap_or_default();
-            let status: u16 = status_line
-                .split(' ')
-                .nth(1)
-                .and_then(|code| code.parse().ok())
-                .unwrap_or_else(|| panic!("not an HTTP status line: {status_line:?}"));
-            if (100..200).contains(&status) {
-                continue;
-            }
-            let headers = lines
-                .filter_map(|line| line.split_once(':'))
-                .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_owned()))
-                .collect();
-            return Self {
-                status,
-                headers,
-                body: String::from_utf8_lossy(rest).into_owned(),
-            };
-        }
-    }
-
-    /// The one value of a header (panics when it is repeated).
-    pub(crate) fn header(&self, name: &str) -> Option<&str> {
-        let name = name.to_ascii_lowercase();
-        let mut values = self
-            .headers
-            .iter()
-            .filter(|(n, _)| *n == name)
-            .map(|(_, v)| v.as_str());
-        let first = values.next();
-        assert!(
-            values.next().is_none(),
-            "header {name} sent more than once: {:?}",
-            self.headers
-        );
-        first
-    }
-
-    /// Exact status and body, and a JSON content type.
-    #[track_caller]
-    pub(crate) fn assert_json(&self, status: u16, body: &str) {
-        self.assert_json_for("the request", status, body);
-    }
-
-    /// As `assert_json`, saying which request of a table-driven test failed.
-    #[track_caller]
-    pub(crate) fn assert_json_for(&self, what: &str, status: u16, body: &str) {
-        assert_eq!(
-            (self.status, self.body.as_str()),
-            (status, body),
-            "{what}: {self:?}"
-        );
-        assert_eq!(
-            self.header("content-type"),
-            Some("application/json"),
-            "{what}: {self:?}"
-        );
-    }
-}
-
 /// A header as a curl `-H` argument with `name: value`, from any bytes.
 pub(crate) fn header_bytes(name: &str, value: &[u8]) -> Vec<u8> {
     let mut header = format!("{name}: ").into_bytes();
@@ -480,36 +257,4 @@ pub(crate) fn header_bytes(name: &str, value: &[u8]) -> Vec<u8> {
 /// A JSON string literal of `text` (for building request bodies).
 pub(crate) fn json_string(text: &str) -> String {
     serde_json::to_string(text).expect("a string serializes")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn shell_words_keeps_quoted_blanks() {
-        assert_eq!(
-            shell_words(
-                "curl -X GET http://h/x -H 'table:Music' -H 'albumtitle: Louder Than Ever'"
-            ),
-            [
-                "curl",
-                "-X",
-                "GET",
-                "http://h/x",
-                "-H",
-                "table:Music",
-                "-H",
-                "albumtitle: Louder Than Ever"
-            ]
-        );
-    }
-
-    #[test]
-    fn interim_answers_are_skipped() {
-        let answer = Answer::parse(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 413 Payload Too Large\r\nContent-Type: application/json\r\n\r\n\"x\"");
-        assert_eq!(answer.status, 413);
-        assert_eq!(answer.header("Content-Type"), Some("application/json"));
-        assert_eq!(answer.body, "\"x\"");
-    }
 }

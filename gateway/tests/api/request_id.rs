@@ -1,7 +1,9 @@
 //! Request ids: every answer carries `x-request-id` and the same value as
 //! `x-amzn-RequestId`; a client's id is echoed, otherwise one is made.
 
-use crate::helpers::{Answer, TestApp};
+use music_testkit::Answer;
+
+use crate::helpers::TestApp;
 
 /// The id of an answer, checked to be in both headers.
 #[track_caller]

@@ -1,0 +1,116 @@
+//! What the tests and the bench measure of a running process, read from
+//! `/proc` (Linux) with the `procfs` crate: its resident memory, the CPU time
+//! it has used, its open descriptors; and a sampler that keeps the peak of
+//! such a measure while load runs.
+//!
+//! Owns: [`rss_kib`], [`cpu_time`], [`fd_count`], [`Peak`].
+
+use std::time::Duration;
+
+use procfs::process::Process;
+use tokio::{sync::oneshot, task::JoinHandle};
+
+fn process(pid: u32) -> Option<Process> {
+    Process::new(i32::try_from(pid).ok()?).ok()
+}
+
+/// Resident set size of `pid` (`VmRSS`), in KiB.
+pub fn rss_kib(pid: u32) -> Option<u64> {
+    process(pid)?.status().ok()?.vmrss
+}
+
+/// CPU time (user + system) `pid` has used so far.
+pub fn cpu_time(pid: u32) -> Option<Duration> {
+    let stat = process(pid)?.stat().ok()?;
+    let ticks = stat.utime + stat.stime;
+    let per_sec = procfs::ticks_per_second();
+    Some(Duration::from_micros(ticks * 1_000_000 / per_sec.max(1)))
+}
+
+/// Open file descriptors of `pid`.
+pub fn fd_count(pid: u32) -> Option<usize> {
+    process(pid)?.fd_count().ok()
+}
+
+/// The highest value of a measure of some processes, sampled in the
+/// background from [`Peak::start`] until [`Peak::stop`].
+#[derive(Debug)]
+pub struct Peak<T> {
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<Vec<Option<T>>>,
+}
+
+impl<T> Peak<T>
+where
+    T: PartialOrd + Copy + Send + 'static,
+{
+    /// Samples `measure` of each of `pids` now and every `every`.
+    pub fn start<F>(pids: Vec<u32>, every: Duration, measure: F) -> Self
+    where
+        F: Fn(u32) -> Option<T> + Send + Sync + 'static,
+    {
+        let (stop, mut stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let mut peaks: Vec<Option<T>> = vec![None; pids.len()];
+            let take = |peaks: &mut Vec<Option<T>>| {
+                for (peak, pid) in peaks.iter_mut().zip(&pids) {
+                    if let Some(value) = measure(*pid)
+                        && peak.is_none_or(|p| value > p)
+                    {
+                        *peak = Some(value);
+                    }
+                }
+            };
+            let mut tick = tokio::time::interval(every);
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => take(&mut peaks),
+                    _ = &mut stopped => break,
+                }
+            }
+            // The last sample is taken now.
+            take(&mut peaks);
+            peaks
+        });
+        Self { stop, task }
+    }
+
+    /// Each process's peak, in the order given (`None`: never measured).
+    pub async fn stop(self) -> Vec<Option<T>> {
+        let _ = self.stop.send(());
+        self.task.await.expect("the sampler task")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_its_own_rss_cpu_time_and_descriptors() {
+        let me = std::process::id();
+        assert!(rss_kib(me).is_some_and(|kib| kib > 0));
+        let spin = std::time::Instant::now();
+        while spin.elapsed() < Duration::from_millis(30) {
+            std::hint::black_box(0);
+        }
+        assert!(cpu_time(me).is_some_and(|cpu| cpu > Duration::ZERO));
+        assert!(fd_count(me).is_some_and(|fds| fds >= 3));
+        assert_eq!(rss_kib(u32::MAX), None);
+    }
+
+    #[tokio::test]
+    async fn a_peak_keeps_the_highest_sample() {
+        let counter = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let seen = std::sync::Arc::clone(&counter);
+        let peak = Peak::start(vec![1, 2], Duration::from_millis(5), move |pid| {
+            let n = seen.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            (pid == 1).then_some(n)
+        });
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        let peaks = peak.stop().await;
+        let last = counter.load(std::sync::atomic::Ordering::Relaxed);
+        assert!(peaks[0].is_some_and(|p| p + 2 >= last), "{peaks:?} {last}");
+        assert_eq!(peaks[1], None);
+    }
+}
