@@ -39,9 +39,6 @@ use crate::{
 /// How long a lazy channel waits for the service's TCP connection.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// How long the admin endpoint's connections may take to finish at shutdown.
-const ADMIN_GRACE: Duration = Duration::from_secs(1);
-
 /// How long `/readyz` waits for the service's health answer.
 const READINESS_TIMEOUT: Duration = Duration::from_secs(1);
 
@@ -299,13 +296,6 @@ async fn serve_admin(
     let Some(listener) = listener else {
         return Ok(());
     };
-    let listener = Listener {
-        listener,
-        protocol: "admin",
-        protocols: Protocols::Http1AndHttp2,
-        tls: None,
-        limits: ConnectionLimits::default(),
-    };
-    serve::serve(listener, move |_| admin.clone(), ADMIN_GRACE, stopped).await?;
+    music_runtime::admin::serve(listener, admin, stopped).await?;
     Ok(())
 }

@@ -12,11 +12,22 @@ use std::{
     pin::Pin,
     sync::Arc,
     task::{Context, Poll},
+    time::Duration,
 };
 
 use bytes::Bytes;
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body_util::Full;
+use tokio::net::TcpListener;
+
+use crate::{
+    limits::ConnectionLimits,
+    serve::{self, Listener, Protocols},
+};
+
+/// How long admin connections may take to finish at shutdown: their requests
+/// take milliseconds.
+const GRACE: Duration = Duration::from_secs(1);
 
 /// Says whether the process should receive traffic, and if not, why.
 pub type ReadinessCheck =
@@ -108,6 +119,23 @@ impl Admin {
             }
         }
     }
+}
+
+/// Serves `admin` on `listener` (plain HTTP/1.1 and h2, the default connection
+/// bounds) until `shutdown` resolves.
+pub async fn serve(
+    listener: TcpListener,
+    admin: Admin,
+    shutdown: impl Future<Output = ()> + Send,
+) -> std::io::Result<()> {
+    let listener = Listener {
+        listener,
+        protocol: "admin",
+        protocols: Protocols::Http1AndHttp2,
+        tls: None,
+        limits: ConnectionLimits::default(),
+    };
+    serve::serve(listener, move |_| admin.clone(), GRACE, shutdown).await
 }
 
 /// `{"message": "…"}`, spaced as the gateway's other JSON bodies.

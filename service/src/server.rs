@@ -217,21 +217,9 @@ impl MusicService {
         let (admin_stop, admin_stopped) = tokio::sync::oneshot::channel::<()>();
         let admin = self.admin.map(|listener| {
             let admin = Admin::new(self.readiness.check(), Paths::All);
-            let listener = Listener {
-                listener,
-                protocol: "admin",
-                protocols: Protocols::Http1AndHttp2,
-                tls: None,
-                limits: ConnectionLimits::default(),
-            };
-            tokio::spawn(serve::serve(
-                listener,
-                move |_| admin.clone(),
-                Duration::from_secs(1),
-                async {
-                    let _ = admin_stopped.await;
-                },
-            ))
+            tokio::spawn(music_runtime::admin::serve(listener, admin, async {
+                let _ = admin_stopped.await;
+            }))
         });
         let drain = async move {
             shutdown.await;
