@@ -56,7 +56,9 @@ pub(crate) async fn seed(addr: SocketAddr) -> Result<(), BenchError> {
                 artist: ARTIST.into(),
                 song_title: SONG_TITLE.into(),
                 album_title: Some(ALBUM_TITLE.into()),
+                ..Default::default()
             }),
+            ..Default::default()
         })
         .await
         .map_err(|status| BenchError::Setup(format!("PutItem failed: {status}")))?;

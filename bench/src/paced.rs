@@ -424,7 +424,9 @@ fn put_request(song: u32) -> PutItemRequest {
             artist,
             song_title,
             album_title: Some(ALBUM_TITLE.into()),
+            ..Default::default()
         }),
+        ..Default::default()
     }
 }
 

@@ -3,7 +3,7 @@
 //! programs' network and AWS dependencies:
 //!
 //! - `gateway::params` and `gateway::routes`: music-gateway's
-//!   `gateway/src/params.rs` and `gateway/src/routes.rs`, whole;
+//!   `gateway/src/tutorial/params.rs` and `gateway/src/tutorial/routes.rs`, whole;
 //! - `service::domain`: music-service's `service/src/domain.rs`, whole;
 //! - `api::wire`: music-api's `proto/wire.rs` (metadata keys and readers,
 //!   `grpc_timeout` among them), whole;
@@ -16,11 +16,11 @@
 // from src/<module>/, a folder that does not exist) and re-exported below.
 #[doc(hidden)]
 #[allow(dead_code)]
-#[path = "../../gateway/src/params.rs"]
+#[path = "../../gateway/src/tutorial/params.rs"]
 pub mod gateway_params;
 #[doc(hidden)]
 #[allow(dead_code)]
-#[path = "../../gateway/src/routes.rs"]
+#[path = "../../gateway/src/tutorial/routes.rs"]
 pub mod gateway_routes;
 #[doc(hidden)]
 #[allow(dead_code)]

@@ -26,11 +26,31 @@ pub struct Violation {
 }
 
 impl Violation {
-    fn new(field: &'static str, description: impl Into<String>) -> Self {
+    pub fn new(field: &'static str, description: impl Into<String>) -> Self {
         Self {
             field,
             description: description.into(),
         }
+    }
+}
+
+impl Violation {
+    /// Whether the violation is about a song's key or content, which DynamoDB
+    /// judges only once it has found the table: on a missing table, DynamoDB
+    /// answers ResourceNotFoundException first, and so must the service.
+    /// (Request-level faults, such as a bad table name or a batch too large,
+    /// DynamoDB refuses before it looks for the table.)
+    pub fn needs_the_table(&self) -> bool {
+        [
+            "artist",
+            "song_title",
+            "album_title",
+            "song.",
+            "keys.",
+            "writes.",
+        ]
+        .iter()
+        .any(|prefix| self.field.starts_with(prefix))
     }
 }
 
@@ -98,8 +118,29 @@ impl fmt::Display for TableName {
     }
 }
 
+/// A partition key value (an artist), checked as DynamoDB checks it.
+pub fn check_artist(artist: &str, field: &'static str) -> Result<(), Violation> {
+    if artist.is_empty() {
+        return Err(Violation::new(
+            field,
+            format!(
+                "One or more parameter values are not valid. The AttributeValue for a key attribute cannot contain an empty string value. Key: {ARTIST}"
+            ),
+        ));
+    }
+    if artist.len() > MAX_PARTITION_KEY_BYTES {
+        return Err(Violation::new(
+            field,
+            format!(
+                "One or more parameter values were invalid: Size of hashkey has exceeded the maximum size limit of {MAX_PARTITION_KEY_BYTES} bytes"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// The key of a song: partition key `Artist`, sort key `SongTitle`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct SongKey {
     artist: String,
     song_title: String,
@@ -119,17 +160,7 @@ impl SongKey {
                 ),
             )
         };
-        if artist.is_empty() {
-            return Err(empty(fields.0, ARTIST));
-        }
-        if artist.len() > MAX_PARTITION_KEY_BYTES {
-            return Err(Violation::new(
-                fields.0,
-                format!(
-                    "One or more parameter values were invalid: Size of hashkey has exceeded the maximum size limit of {MAX_PARTITION_KEY_BYTES} bytes"
-                ),
-            ));
-        }
+        check_artist(&artist, fields.0)?;
         if song_title.is_empty() {
             return Err(empty(fields.1, SONG_TITLE));
         }
@@ -208,6 +239,57 @@ impl Song {
     }
 }
 
+impl Song {
+    /// The song's etag (AIP-154): derived from its content alone, so that the
+    /// tutorial's items keep exactly the attributes they had. 128 bits of
+    /// SHA-256 over the key and the album title, as hex.
+    pub fn etag(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut hash = Sha256::new();
+        for part in [self.key.artist.as_bytes(), self.key.song_title.as_bytes()] {
+            hash.update((part.len() as u64).to_be_bytes());
+            hash.update(part);
+        }
+        match &self.album_title {
+            None => hash.update([0]),
+            Some(album) => {
+                hash.update([1]);
+                hash.update(album.as_bytes());
+            }
+        }
+        hash.finalize()[..16]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+}
+
+/// What must hold of the stored song for a write to happen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Precondition {
+    /// Nothing: write whatever is there.
+    None,
+    /// The song is stored with this etag.
+    Etag(String),
+    /// No song has the key yet.
+    Absent,
+}
+
+impl Precondition {
+    /// From a request's `etag` and `only_if_absent`: at most one of them.
+    pub fn parse(etag: String, only_if_absent: bool) -> Result<Self, Violation> {
+        match (etag.is_empty(), only_if_absent) {
+            (true, false) => Ok(Self::None),
+            (false, false) => Ok(Self::Etag(etag)),
+            (true, true) => Ok(Self::Absent),
+            (false, true) => Err(Violation::new(
+                "only_if_absent",
+                "etag and only_if_absent cannot both be set: a song that does not exist has no etag",
+            )),
+        }
+    }
+}
+
 /// A table to create.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewTable {
@@ -227,6 +309,83 @@ pub struct ItemRef {
 pub struct ItemWrite {
     pub table: TableName,
     pub song: Song,
+    pub precondition: Precondition,
+}
+
+/// A song to delete from a table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemDelete {
+    pub item: ItemRef,
+    pub precondition: Precondition,
+}
+
+/// The songs of one artist (`Some`), or of the whole table (`None`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SongScope {
+    pub table: TableName,
+    pub artist: Option<String>,
+}
+
+/// One page request of ListSongs: 1 to 1000 songs of an artist, after a song title.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SongPage {
+    pub table: TableName,
+    pub artist: String,
+    pub limit: usize,
+    /// The page token as sent; opened against (table, artist) by the handler.
+    pub token: String,
+}
+
+impl SongPage {
+    pub const MAX: usize = 1000;
+    pub const DEFAULT: usize = 100;
+}
+
+/// The most keys a BatchGetSongs may name (DynamoDB's BatchGetItem limit).
+pub const MAX_BATCH_GET: usize = 100;
+/// The most writes a BatchWriteSongs may hold (DynamoDB's BatchWriteItem limit).
+pub const MAX_BATCH_WRITE: usize = 25;
+
+/// Songs to read by key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchGet {
+    pub table: TableName,
+    pub keys: Vec<SongKey>,
+}
+
+/// One write of a batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BatchWrite {
+    Put(Song),
+    Delete(SongKey),
+}
+
+impl BatchWrite {
+    pub fn key(&self) -> &SongKey {
+        match self {
+            Self::Put(song) => &song.key,
+            Self::Delete(key) => key,
+        }
+    }
+}
+
+/// Writes to make in one batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchWrites {
+    pub table: TableName,
+    pub writes: Vec<BatchWrite>,
+}
+
+/// A batch's size, 1 to `max`, or a violation naming `field`.
+pub fn batch_size(len: usize, max: usize, field: &'static str) -> Result<(), Violation> {
+    if (1..=max).contains(&len) {
+        Ok(())
+    } else {
+        Err(Violation::new(
+            field,
+            format!("{field} must hold 1 to {max} entries, not {len}"),
+        ))
+    }
 }
 
 /// Provisioned capacity of a new table: at least 1 of each, 5/5 by default as in the tutorial.

@@ -96,19 +96,15 @@ impl From<ServiceError> for Status {
 
 /// The gRPC code for a store failure. Exhaustive: a new kind must be mapped here.
 pub fn code_for(kind: FailureKind, operation: Operation) -> Code {
+    let creates_table = operation == Operation::CreateTable;
     match kind {
         FailureKind::ResourceNotFound => Code::NotFound,
-        FailureKind::ResourceInUse => match operation {
-            Operation::CreateTable => Code::AlreadyExists,
-            Operation::DeleteTable
-            | Operation::DescribeTable
-            | Operation::ListTables
-            | Operation::PutItem
-            | Operation::GetItem
-            | Operation::UpdateItem
-            | Operation::DeleteItem => Code::FailedPrecondition,
-        },
+        // The table exists (CreateTable), or is busy being created or deleted.
+        FailureKind::ResourceInUse if creates_table => Code::AlreadyExists,
+        FailureKind::ResourceInUse => Code::FailedPrecondition,
         FailureKind::Validation => Code::InvalidArgument,
+        // A condition of "only if absent" (PutItem, CreateTable), or one the
+        // caller could not have known about.
         FailureKind::ConditionFailed => match operation {
             Operation::PutItem | Operation::CreateTable => Code::AlreadyExists,
             Operation::DeleteTable
@@ -116,8 +112,14 @@ pub fn code_for(kind: FailureKind, operation: Operation) -> Code {
             | Operation::ListTables
             | Operation::GetItem
             | Operation::UpdateItem
-            | Operation::DeleteItem => Code::FailedPrecondition,
+            | Operation::DeleteItem
+            | Operation::Query
+            | Operation::Scan
+            | Operation::BatchGetItem
+            | Operation::BatchWriteItem => Code::FailedPrecondition,
         },
+        // The caller's etag no longer matches (AIP-154): read again, retry.
+        FailureKind::EtagMismatch => Code::Aborted,
         FailureKind::Throttled => Code::ResourceExhausted,
         FailureKind::Unavailable => Code::Unavailable,
         FailureKind::Timeout | FailureKind::TableNotReady => Code::DeadlineExceeded,
@@ -156,6 +158,7 @@ fn store_status(error: StoreError) -> Status {
         | FailureKind::ResourceInUse
         | FailureKind::Validation
         | FailureKind::ConditionFailed
+        | FailureKind::EtagMismatch
         | FailureKind::Unavailable
         | FailureKind::Timeout
         | FailureKind::TableNotReady => error.message,
@@ -307,6 +310,7 @@ mod tests {
                 FailureKind::ResourceInUse,
                 FailureKind::Validation,
                 FailureKind::ConditionFailed,
+                FailureKind::EtagMismatch,
                 FailureKind::Throttled,
                 FailureKind::Unavailable,
                 FailureKind::Timeout,
@@ -320,6 +324,7 @@ mod tests {
                     | FailureKind::ResourceInUse
                     | FailureKind::Validation
                     | FailureKind::ConditionFailed
+                    | FailureKind::EtagMismatch
                     | FailureKind::Throttled
                     | FailureKind::Unavailable
                     | FailureKind::Timeout
@@ -342,6 +347,10 @@ mod tests {
                 Operation::GetItem,
                 Operation::UpdateItem,
                 Operation::DeleteItem,
+                Operation::Query,
+                Operation::Scan,
+                Operation::BatchGetItem,
+                Operation::BatchWriteItem,
             ];
             for operation in all {
                 match operation {
@@ -352,7 +361,11 @@ mod tests {
                     | Operation::PutItem
                     | Operation::GetItem
                     | Operation::UpdateItem
-                    | Operation::DeleteItem => {}
+                    | Operation::DeleteItem
+                    | Operation::Query
+                    | Operation::Scan
+                    | Operation::BatchGetItem
+                    | Operation::BatchWriteItem => {}
                 }
             }
             all.to_vec()
@@ -369,6 +382,7 @@ mod tests {
                     Code::AlreadyExists
                 }
                 (FailureKind::ConditionFailed, _) => Code::FailedPrecondition,
+                (FailureKind::EtagMismatch, _) => Code::Aborted,
                 (FailureKind::Throttled, _) => Code::ResourceExhausted,
                 (FailureKind::Unavailable, _) => Code::Unavailable,
                 (FailureKind::Timeout | FailureKind::TableNotReady, _) => Code::DeadlineExceeded,

@@ -14,6 +14,7 @@ pub mod error;
 pub mod grpc;
 pub mod health;
 pub mod metrics;
+pub mod page_token;
 pub mod server;
 pub mod settings;
 pub mod store;

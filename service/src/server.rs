@@ -30,6 +30,7 @@ use crate::{
         shed::{InFlightLimit, Shed},
     },
     health::{self, Readiness},
+    page_token::PageTokens,
     settings::{RpcSettings, StoreSettings},
     store::Store,
 };
@@ -118,6 +119,9 @@ impl MusicService {
             tonic_reflection::server::Builder::configure()
                 .register_encoded_file_descriptor_set(music_api::FILE_DESCRIPTOR_SET)
                 .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+                // google.rpc's details (ErrorInfo, BadRequest, RetryInfo), so
+                // that grpcurl prints them instead of "not recognized".
+                .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
         };
         let routes = Routes::builder()
             .add_service(
@@ -130,13 +134,16 @@ impl MusicService {
                     .send_compressed(CompressionEncoding::Zstd),
             )
             .add_service(
-                ItemServiceServer::new(ItemApi::new(store.clone()))
-                    .max_decoding_message_size(max)
-                    .max_encoding_message_size(max)
-                    .accept_compressed(CompressionEncoding::Gzip)
-                    .accept_compressed(CompressionEncoding::Zstd)
-                    .send_compressed(CompressionEncoding::Gzip)
-                    .send_compressed(CompressionEncoding::Zstd),
+                ItemServiceServer::new(ItemApi::new(
+                    store.clone(),
+                    PageTokens::new(rpc.page_token_secret.as_deref()),
+                ))
+                .max_decoding_message_size(max)
+                .max_encoding_message_size(max)
+                .accept_compressed(CompressionEncoding::Gzip)
+                .accept_compressed(CompressionEncoding::Zstd)
+                .send_compressed(CompressionEncoding::Gzip)
+                .send_compressed(CompressionEncoding::Zstd),
             )
             .add_service(health_service)
             .add_service(reflection().build_v1()?)

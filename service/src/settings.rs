@@ -81,6 +81,12 @@ pub struct RpcSettings {
     /// store does not answer.
     #[arg(long, alias = "health-probe-interval-ms", env = "MUSIC_SERVICE_HEALTH_PROBE_INTERVAL", default_value = "2s", value_parser = millis)]
     pub health_probe_interval: Duration,
+
+    /// Secret that ListSongs' page tokens are signed with. Set the same one on
+    /// every replica behind a load balancer; unset, a random one is made at
+    /// start, and tokens then hold only for this process.
+    #[arg(long, env = "MUSIC_SERVICE_PAGE_TOKEN_SECRET", hide_env_values = true)]
+    pub page_token_secret: Option<String>,
 }
 
 impl Default for RpcSettings {

@@ -57,7 +57,9 @@ pub fn put_request(
             artist: artist.to_owned(),
             song_title: song_title.to_owned(),
             album_title: Some(album_title.to_owned()),
+            ..Default::default()
         }),
+        ..Default::default()
     }
 }
 

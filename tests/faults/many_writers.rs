@@ -65,6 +65,7 @@ async fn sixty_four_writers_updating_one_item_all_succeed_and_leave_a_last_writt
                         artist: "Many Writers".to_owned(),
                         song_title: "One Song".to_owned(),
                         album_title: album(writer, n),
+                        ..Default::default()
                     };
                     match client.update_item(request).await {
                         Ok(song) if song.get_ref().album_title == Some(album(writer, n)) => {}

@@ -214,11 +214,13 @@ async fn run(
                 artist,
                 song_title,
                 album_title: Some(album_title),
+                ..Default::default()
             };
             items
                 .put_item(context.request(pb::PutItemRequest {
                     table_name,
                     song: Some(song),
+                    ..Default::default()
                 }))
                 .await?;
             done("Item added")
@@ -231,6 +233,7 @@ async fn run(
                 artist,
                 song_title,
                 album_title,
+                ..Default::default()
             });
             items.update_item(request).await?;
             done("Item updated")
@@ -253,6 +256,7 @@ async fn run(
                 table_name,
                 artist,
                 song_title,
+                ..Default::default()
             });
             items.delete_item(request).await?;
             done("Item deleted")
@@ -270,6 +274,7 @@ mod tests {
             artist: "No One You Know".into(),
             song_title: "Call Me Today".into(),
             album_title: Some("Somewhat Famous".into()),
+            ..Default::default()
         };
         assert_eq!(
             item_json(&song),
@@ -305,6 +310,7 @@ mod tests {
                     artist: artist.clone(),
                     song_title: song_title.clone(),
                     album_title: album_title.clone(),
+                    ..Default::default()
                 };
                 let text = item_json(&song);
                 prop_assert!(text.is_ascii(), "{text}");

@@ -293,6 +293,8 @@ pub(crate) fn botocore_text(code: &str, operation: &str, escaped_message: &str) 
 #[tokio::test]
 async fn values_dynamodb_refuses_get_the_tutorials_500_and_botocores_text() {
     let app = TestApp::spawn().await;
+    // On a table that exists: on a missing one, DynamoDB's "no such table" comes first.
+    app.create_table("Music").await;
     for refusal in validation_refusals(&app) {
         let expected = botocore_text("ValidationException", refusal.operation, &refusal.message);
         refusal

@@ -97,6 +97,8 @@ async fn creating_a_table_twice_is_409_and_deleting_a_missing_one_404_in_http_mo
 #[tokio::test]
 async fn values_dynamodb_refuses_get_400_and_botocores_text_in_http_mode() {
     let app = TestApp::spawn_in_http_mode().await;
+    // On a table that exists: on a missing one, DynamoDB's "no such table" comes first.
+    app.create_table("Music").await;
     for refusal in validation_refusals(&app) {
         let expected = botocore_text("ValidationException", refusal.operation, &refusal.message);
         refusal
@@ -111,6 +113,8 @@ async fn values_dynamodb_refuses_get_400_and_botocores_text_in_http_mode() {
 #[tokio::test]
 async fn an_empty_artist_header_is_400_in_http_mode() {
     let app = TestApp::spawn_in_http_mode().await;
+    // On a table that exists: on a missing one, DynamoDB's "no such table" comes first.
+    app.create_table("Music").await;
 
     app.item("PUT")
         .header("table: Music")

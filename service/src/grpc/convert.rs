@@ -8,8 +8,9 @@ use music_api::pb;
 
 use crate::{
     domain::{
-        ItemRef, ItemWrite, NewTable, Song, SongKey, TableName, TablePage, Throughput, Violation,
-        Write,
+        BatchGet, BatchWrite, BatchWrites, ItemDelete, ItemRef, ItemWrite, MAX_BATCH_GET,
+        MAX_BATCH_WRITE, NewTable, Precondition, Song, SongKey, SongPage, SongScope, TableName,
+        TablePage, Throughput, Violation, Write, batch_size, check_artist,
     },
     store::{TableInfo, TableNames},
 };
@@ -67,11 +68,14 @@ impl TryFrom<pb::GetItemRequest> for ItemRef {
     }
 }
 
-impl TryFrom<pb::DeleteItemRequest> for ItemRef {
+impl TryFrom<pb::DeleteItemRequest> for ItemDelete {
     type Error = Violation;
 
     fn try_from(request: pb::DeleteItemRequest) -> Result<Self, Violation> {
-        item_ref(request.table_name, request.artist, request.song_title)
+        Ok(Self {
+            item: item_ref(request.table_name, request.artist, request.song_title)?,
+            precondition: Precondition::parse(request.etag, false)?,
+        })
     }
 }
 
@@ -92,7 +96,12 @@ impl TryFrom<pb::PutItemRequest> for ItemWrite {
             "song.album_title",
             Write::Put,
         )?;
-        Ok(Self { table, song })
+        let precondition = Precondition::parse(request.etag, request.only_if_absent)?;
+        Ok(Self {
+            table,
+            song,
+            precondition,
+        })
     }
 }
 
@@ -103,17 +112,162 @@ impl TryFrom<pb::UpdateItemRequest> for ItemWrite {
         let ItemRef { table, key } =
             item_ref(request.table_name, request.artist, request.song_title)?;
         let song = Song::parse(key, request.album_title, "album_title", Write::Update)?;
-        Ok(Self { table, song })
+        let precondition = Precondition::parse(request.etag, false)?;
+        Ok(Self {
+            table,
+            song,
+            precondition,
+        })
+    }
+}
+
+impl TryFrom<pb::ListSongsRequest> for SongPage {
+    type Error = Violation;
+
+    fn try_from(request: pb::ListSongsRequest) -> Result<Self, Violation> {
+        let table = TableName::parse(request.table_name, "table_name")?;
+        check_artist(&request.artist, "artist")?;
+        let limit = match usize::try_from(request.page_size) {
+            Ok(0) => SongPage::DEFAULT,
+            Ok(size @ 1..=SongPage::MAX) => size,
+            _ => {
+                return Err(Violation::new(
+                    "page_size",
+                    format!(
+                        "page_size must be between 0 and {} (0 means {}), got {}",
+                        SongPage::MAX,
+                        SongPage::DEFAULT,
+                        request.page_size
+                    ),
+                ));
+            }
+        };
+        Ok(Self {
+            table,
+            artist: request.artist,
+            limit,
+            token: request.page_token,
+        })
+    }
+}
+
+impl TryFrom<pb::StreamSongsRequest> for SongScope {
+    type Error = Violation;
+
+    fn try_from(request: pb::StreamSongsRequest) -> Result<Self, Violation> {
+        let table = TableName::parse(request.table_name, "table_name")?;
+        let artist = if request.artist.is_empty() {
+            None
+        } else {
+            check_artist(&request.artist, "artist")?;
+            Some(request.artist)
+        };
+        Ok(Self { table, artist })
+    }
+}
+
+impl TryFrom<pb::SongKey> for SongKey {
+    type Error = Violation;
+
+    fn try_from(key: pb::SongKey) -> Result<Self, Violation> {
+        SongKey::parse(
+            key.artist,
+            key.song_title,
+            ("keys.artist", "keys.song_title"),
+        )
+    }
+}
+
+impl TryFrom<pb::BatchGetSongsRequest> for BatchGet {
+    type Error = Violation;
+
+    fn try_from(request: pb::BatchGetSongsRequest) -> Result<Self, Violation> {
+        let table = TableName::parse(request.table_name, "table_name")?;
+        batch_size(request.keys.len(), MAX_BATCH_GET, "keys")?;
+        let keys = request
+            .keys
+            .into_iter()
+            .map(SongKey::try_from)
+            .collect::<Result<_, _>>()?;
+        Ok(Self { table, keys })
+    }
+}
+
+impl TryFrom<pb::SongWrite> for BatchWrite {
+    type Error = Violation;
+
+    fn try_from(write: pb::SongWrite) -> Result<Self, Violation> {
+        use pb::song_write::Write as Kind;
+        match write.write {
+            Some(Kind::Put(song)) => {
+                let key = SongKey::parse(
+                    song.artist,
+                    song.song_title,
+                    ("writes.put.artist", "writes.put.song_title"),
+                )?;
+                Ok(Self::Put(Song::parse(
+                    key,
+                    song.album_title.unwrap_or_default(),
+                    "writes.put.album_title",
+                    Write::Put,
+                )?))
+            }
+            Some(Kind::Delete(key)) => Ok(Self::Delete(SongKey::parse(
+                key.artist,
+                key.song_title,
+                ("writes.delete.artist", "writes.delete.song_title"),
+            )?)),
+            None => Err(Violation::new(
+                "writes",
+                "each write must be a put or a delete",
+            )),
+        }
+    }
+}
+
+impl TryFrom<pb::BatchWriteSongsRequest> for BatchWrites {
+    type Error = Violation;
+
+    fn try_from(request: pb::BatchWriteSongsRequest) -> Result<Self, Violation> {
+        let table = TableName::parse(request.table_name, "table_name")?;
+        batch_size(request.writes.len(), MAX_BATCH_WRITE, "writes")?;
+        let writes = request
+            .writes
+            .into_iter()
+            .map(BatchWrite::try_from)
+            .collect::<Result<_, _>>()?;
+        Ok(Self { table, writes })
     }
 }
 
 impl From<Song> for pb::Song {
     fn from(song: Song) -> Self {
+        let etag = song.etag();
         let (artist, song_title) = song.key.into_parts();
         Self {
             artist,
             song_title,
             album_title: song.album_title,
+            etag,
+        }
+    }
+}
+
+impl From<SongKey> for pb::SongKey {
+    fn from(key: SongKey) -> Self {
+        let (artist, song_title) = key.into_parts();
+        Self { artist, song_title }
+    }
+}
+
+impl From<BatchWrite> for pb::SongWrite {
+    fn from(write: BatchWrite) -> Self {
+        use pb::song_write::Write as Kind;
+        Self {
+            write: Some(match write {
+                BatchWrite::Put(song) => Kind::Put(song.into()),
+                BatchWrite::Delete(key) => Kind::Delete(key.into()),
+            }),
         }
     }
 }

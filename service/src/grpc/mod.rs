@@ -12,6 +12,39 @@ pub mod table;
 pub use item::ItemApi;
 pub use table::TableApi;
 
+/// The music.v1 RPCs, as gRPC names them (metric and log labels).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr, strum::EnumString)]
+pub enum Method {
+    CreateTable,
+    DeleteTable,
+    DescribeTable,
+    ListTables,
+    PutItem,
+    GetItem,
+    UpdateItem,
+    DeleteItem,
+    ListSongs,
+    StreamSongs,
+    BatchGetSongs,
+    BatchWriteSongs,
+}
+
+impl Method {
+    /// The music.v1 RPC a gRPC path (`/music.v1.ItemService/GetItem`) calls;
+    /// `None` for health, reflection and anything else.
+    pub fn of_path(path: &str) -> Option<Self> {
+        let (service, method) = path.strip_prefix('/')?.split_once('/')?;
+        if !matches!(service, "music.v1.TableService" | "music.v1.ItemService") {
+            return None;
+        }
+        method.parse().ok()
+    }
+
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+}
+
 use tonic::{Response, Status};
 
 use crate::error::ServiceError;
@@ -50,5 +83,31 @@ pub fn code_name(code: tonic::Code) -> &'static str {
         Unavailable => "UNAVAILABLE",
         DataLoss => "DATA_LOSS",
         Unauthenticated => "UNAUTHENTICATED",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn music_paths_name_their_method_and_others_none() {
+        assert_eq!(
+            Method::of_path("/music.v1.ItemService/ListSongs"),
+            Some(Method::ListSongs)
+        );
+        assert_eq!(
+            Method::of_path("/music.v1.TableService/CreateTable"),
+            Some(Method::CreateTable)
+        );
+        for other in [
+            "/grpc.health.v1.Health/Check",
+            "/music.v1.ItemService/Frobnicate",
+            "/other.Service/GetItem",
+            "GetItem",
+            "",
+        ] {
+            assert_eq!(Method::of_path(other), None, "{other}");
+        }
     }
 }

@@ -28,8 +28,8 @@ use tonic::{Code, Status, body::Body};
 use tower::Service;
 use tracing::Instrument;
 
-use super::code_name;
-use crate::{error::ServiceError, store::Operation};
+use super::{Method, code_name};
+use crate::error::ServiceError;
 
 /// The observed routes.
 #[derive(Debug, Clone)]
@@ -67,7 +67,7 @@ where
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
-        let Some(operation) = Operation::of_grpc_path(request.uri().path()) else {
+        let Some(method) = Method::of_path(request.uri().path()) else {
             return Box::pin(self.inner.call(request));
         };
         let headers = request.headers();
@@ -83,7 +83,7 @@ where
         let budget = header(headers, wire::GRPC_TIMEOUT).and_then(wire::grpc_timeout);
         let span = tracing::info_span!(
             "rpc",
-            method = operation.as_str(),
+            method = method.as_str(),
             request_id = %request_id,
             trace_id = %trace_id,
             error = tracing::field::Empty,
@@ -91,7 +91,7 @@ where
         music_runtime::telemetry::continue_trace(&span, caller_trace);
         let rpc = Rpc {
             span: span.clone(),
-            operation,
+            method,
             started: Instant::now(),
             _gauge: InFlightGauge::enter(),
             finished: false,
@@ -122,7 +122,7 @@ where
 /// One RPC being answered.
 struct Rpc {
     span: tracing::Span,
-    operation: Operation,
+    method: Method,
     started: Instant,
     _gauge: InFlightGauge,
     finished: bool,
@@ -144,7 +144,7 @@ impl Rpc {
             return;
         }
         let elapsed = self.started.elapsed();
-        let (method, code) = (self.operation.as_str(), code_name(code));
+        let (method, code) = (self.method.as_str(), code_name(code));
         self.span.in_scope(|| {
             tracing::info!(
                 code,

@@ -23,7 +23,8 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tonic::{Status, body::Body};
 use tower::Service;
 
-use crate::{error::ServiceError, store::Operation};
+use super::Method;
+use crate::error::ServiceError;
 
 /// The limit on RPCs in flight, shared by every clone.
 #[derive(Debug, Clone)]
@@ -75,7 +76,7 @@ where
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
-        if Operation::of_grpc_path(request.uri().path()).is_none() {
+        if Method::of_path(request.uri().path()).is_none() {
             return ShedFuture::Admitted {
                 inner: self.inner.call(request),
                 permit: None,

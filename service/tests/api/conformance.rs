@@ -5,7 +5,7 @@
 use music_api::pb::{self, KeyType, TableStatus};
 use tonic::Code;
 
-use crate::helpers::{TestApp, backends, error_info, song, unique_table};
+use crate::helpers::{TestApp, backends, content, error_info, song, unique_table};
 
 #[tokio::test]
 async fn create_table_returns_an_active_table_with_the_tutorials_schema() {
@@ -235,6 +235,7 @@ async fn items_are_put_read_updated_and_deleted() {
             .put_item(pb::PutItemRequest {
                 table_name: table.clone(),
                 song: Some(song("No One You Know", "Call Me Today", "Somewhat Famous")),
+                ..Default::default()
             })
             .await
             .unwrap()
@@ -248,10 +249,11 @@ async fn items_are_put_read_updated_and_deleted() {
         };
         let got = app.items.get_item(key()).await.unwrap().into_inner();
         assert_eq!(
-            got,
+            content(&got),
             song("No One You Know", "Call Me Today", "Somewhat Famous"),
             "[{b}]"
         );
+        assert_eq!(got.etag.len(), 32, "[{b}] a song read carries its etag");
 
         let updated = app
             .items
@@ -260,15 +262,17 @@ async fn items_are_put_read_updated_and_deleted() {
                 artist: "No One You Know".into(),
                 song_title: "Call Me Today".into(),
                 album_title: "Louder Than Ever".into(),
+                ..Default::default()
             })
             .await
             .unwrap()
             .into_inner();
         assert_eq!(
-            updated,
+            content(&updated),
             song("No One You Know", "Call Me Today", "Louder Than Ever"),
             "[{b}]"
         );
+        assert_ne!(updated.etag, got.etag, "[{b}] new content, new etag");
         assert_eq!(
             app.items.get_item(key()).await.unwrap().into_inner(),
             updated,
@@ -280,6 +284,7 @@ async fn items_are_put_read_updated_and_deleted() {
             .put_item(pb::PutItemRequest {
                 table_name: table.clone(),
                 song: Some(song("No One You Know", "Call Me Today", "Somewhat Famous")),
+                ..Default::default()
             })
             .await
             .unwrap()
@@ -290,6 +295,7 @@ async fn items_are_put_read_updated_and_deleted() {
             table_name: table.clone(),
             artist: "No One You Know".into(),
             song_title: "Call Me Today".into(),
+            ..Default::default()
         };
         assert!(
             app.items
@@ -332,12 +338,13 @@ async fn update_item_creates_an_absent_song() {
                 artist: "Acme Band".into(),
                 song_title: "Happy Day".into(),
                 album_title: "Songs About Life".into(),
+                ..Default::default()
             })
             .await
             .unwrap()
             .into_inner();
         assert_eq!(
-            created,
+            content(&created),
             song("Acme Band", "Happy Day", "Songs About Life"),
             "[{}]",
             backend.name
@@ -369,6 +376,7 @@ async fn unicode_survives_the_round_trip() {
             .put_item(pb::PutItemRequest {
                 table_name: table.clone(),
                 song: Some(sigur.clone()),
+                ..Default::default()
             })
             .await
             .unwrap();
@@ -382,7 +390,7 @@ async fn unicode_survives_the_round_trip() {
             .await
             .unwrap()
             .into_inner();
-        assert_eq!(got, sigur, "[{}]", backend.name);
+        assert_eq!(content(&got), sigur, "[{}]", backend.name);
         app.delete_table(&table).await;
         app.stop().await;
     }
@@ -416,6 +424,7 @@ async fn item_calls_on_a_missing_table_are_not_found() {
             .put_item(pb::PutItemRequest {
                 table_name: table.clone(),
                 song: Some(song("a", "b", "c")),
+                ..Default::default()
             })
             .await
             .unwrap_err();
@@ -430,11 +439,16 @@ async fn invalid_input_is_refused_before_dynamodb_with_the_field_named() {
     use tonic_types::StatusExt;
     for backend in backends() {
         let mut app = TestApp::start(&backend).await;
+        // On a table that exists: on a missing one, DynamoDB's "no such
+        // table" comes first (the error-precedence suite shows it).
+        let music = unique_table("Invalid");
+        app.create_table(&music).await;
         let cases: Vec<(pb::PutItemRequest, &str, &str)> = vec![
             (
                 pb::PutItemRequest {
                     table_name: "ab".into(),
                     song: Some(song("a", "b", "c")),
+                    ..Default::default()
                 },
                 "table_name",
                 "Member must have length greater than or equal to 3",
@@ -443,6 +457,7 @@ async fn invalid_input_is_refused_before_dynamodb_with_the_field_named() {
                 pb::PutItemRequest {
                     table_name: "x".repeat(256),
                     song: Some(song("a", "b", "c")),
+                    ..Default::default()
                 },
                 "table_name",
                 "Member must have length less than or equal to 255",
@@ -451,38 +466,43 @@ async fn invalid_input_is_refused_before_dynamodb_with_the_field_named() {
                 pb::PutItemRequest {
                     table_name: "a/b".into(),
                     song: Some(song("a", "b", "c")),
+                    ..Default::default()
                 },
                 "table_name",
                 "regular expression pattern",
             ),
             (
                 pb::PutItemRequest {
-                    table_name: "Music".into(),
+                    table_name: music.clone(),
                     song: Some(song("", "b", "c")),
+                    ..Default::default()
                 },
                 "song.artist",
                 "Key: Artist",
             ),
             (
                 pb::PutItemRequest {
-                    table_name: "Music".into(),
+                    table_name: music.clone(),
                     song: Some(song(&"a".repeat(2049), "b", "c")),
+                    ..Default::default()
                 },
                 "song.artist",
                 "2048 bytes",
             ),
             (
                 pb::PutItemRequest {
-                    table_name: "Music".into(),
+                    table_name: music.clone(),
                     song: Some(song("a", &"b".repeat(1025), "c")),
+                    ..Default::default()
                 },
                 "song.song_title",
                 "1024 bytes",
             ),
             (
                 pb::PutItemRequest {
-                    table_name: "Music".into(),
+                    table_name: music.clone(),
                     song: Some(song("a", "b", &"c".repeat(410_000))),
+                    ..Default::default()
                 },
                 "song.album_title",
                 "Item size has exceeded the maximum allowed size",
@@ -515,6 +535,7 @@ async fn invalid_input_is_refused_before_dynamodb_with_the_field_named() {
                 .field_violations;
             assert_eq!(violations[0].field, field);
         }
+        app.delete_table(&music).await;
         app.stop().await;
     }
 }

@@ -120,11 +120,20 @@ impl TestApp {
     }
 }
 
+/// A song as read, without its etag (derived from the content; compared apart).
+pub(crate) fn content(song: &pb::Song) -> pb::Song {
+    pb::Song {
+        etag: String::new(),
+        ..song.clone()
+    }
+}
+
 pub(crate) fn song(artist: &str, title: &str, album: &str) -> pb::Song {
     pb::Song {
         artist: artist.into(),
         song_title: title.into(),
         album_title: Some(album.into()),
+        ..Default::default()
     }
 }
 

@@ -124,6 +124,7 @@ async fn create_table_returns_only_once_the_table_is_active() {
             .put_item(pb::PutItemRequest {
                 table_name: name.clone(),
                 song: Some(song("Acme Band", "Happy Day", "Songs About Life")),
+                ..Default::default()
             })
             .await
             .unwrap_or_else(|s| {

@@ -17,22 +17,17 @@ use aws_sdk_dynamodb::{
 };
 use tokio::time::Instant;
 
+mod batch;
+mod songs;
+
 use crate::domain::{
-    ALBUM_TITLE, ARTIST, SONG_TITLE, Song, SongKey, TableName, TablePage, Throughput,
+    ALBUM_TITLE, ARTIST, Precondition, SONG_TITLE, Song, SongKey, TableName, TablePage, Throughput,
 };
 
-/// The DynamoDB operations this service calls, as DynamoDB names them (and
-/// as the RPCs that make them are named). Names and the list come from strum.
+/// The DynamoDB operations this service calls, as DynamoDB names them (the
+/// `operation` of its ErrorInfo, the label of its metrics). Names come from strum.
 #[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    strum::IntoStaticStr,
-    strum::Display,
-    strum::EnumString,
-    strum::VariantArray,
+    Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr, strum::Display, strum::VariantArray,
 )]
 pub enum Operation {
     CreateTable,
@@ -43,15 +38,13 @@ pub enum Operation {
     GetItem,
     UpdateItem,
     DeleteItem,
+    Query,
+    Scan,
+    BatchGetItem,
+    BatchWriteItem,
 }
 
 impl Operation {
-    /// The operation a gRPC path (`/music.v1.ItemService/GetItem`) calls: the
-    /// RPCs are named as the DynamoDB operations they make.
-    pub fn of_grpc_path(path: &str) -> Option<Self> {
-        path.rsplit('/').next()?.parse().ok()
-    }
-
     pub fn as_str(self) -> &'static str {
         self.into()
     }
@@ -66,8 +59,12 @@ pub enum FailureKind {
     ResourceInUse,
     /// ValidationException: DynamoDB refused the request's values.
     Validation,
-    /// ConditionalCheckFailedException.
+    /// ConditionalCheckFailedException of a condition the caller asked for
+    /// as "only if absent", or of one it did not ask for.
     ConditionFailed,
+    /// ConditionalCheckFailedException of the caller's etag: the song is no
+    /// longer stored as the caller last read it.
+    EtagMismatch,
     /// Throttling of any kind; worth retrying later.
     Throttled,
     /// DynamoDB failed or could not be reached (5xx, connection refused or reset).
@@ -116,6 +113,31 @@ impl StoreError {
     fn answered(mut self) -> Self {
         self.dynamodb_answered = true;
         self
+    }
+
+    /// The caller's etag does not match the song as stored, found by the
+    /// service or by DynamoDB's condition: answered as DynamoDB answers a
+    /// failed condition, so that every client reads it the same way.
+    fn etag_mismatch(operation: Operation) -> Self {
+        Self::new(
+            operation,
+            FailureKind::EtagMismatch,
+            CONDITIONAL_CHECK_FAILED,
+            "The conditional request failed",
+        )
+        .answered()
+    }
+
+    /// DynamoDB's answer that the table does not exist, for answering a call
+    /// on a missing table as DynamoDB would before looking at its other faults.
+    pub fn table_not_found(operation: Operation) -> Self {
+        Self::new(
+            operation,
+            FailureKind::ResourceNotFound,
+            "ResourceNotFoundException",
+            "Requested resource not found",
+        )
+        .answered()
     }
 
     /// Reads an SDK failure. The only place DynamoDB error codes are matched.
@@ -181,7 +203,7 @@ fn classify_code(code: &str) -> FailureKind {
             FailureKind::ResourceInUse
         }
         "ValidationException" | "SerializationException" => FailureKind::Validation,
-        "ConditionalCheckFailedException" => FailureKind::ConditionFailed,
+        CONDITIONAL_CHECK_FAILED => FailureKind::ConditionFailed,
         "ProvisionedThroughputExceededException"
         | "RequestLimitExceeded"
         | "ThrottlingException"
@@ -259,6 +281,31 @@ pub struct TableNames {
 pub struct Store {
     client: Client,
     table_wait: Duration,
+}
+
+/// DynamoDB's error code of a failed ConditionExpression.
+const CONDITIONAL_CHECK_FAILED: &str = "ConditionalCheckFailedException";
+
+/// A write's ConditionExpression with the names and values it uses.
+#[derive(Debug, Default)]
+struct Condition {
+    expression: Option<String>,
+    names: Option<HashMap<String, String>>,
+    values: Option<HashMap<String, AttributeValue>>,
+}
+
+impl Precondition {
+    /// A failed condition, read for what the caller asked: a failed etag
+    /// check is an etag mismatch (ABORTED), not "exists" (ALREADY_EXISTS).
+    fn failed(&self, error: StoreError) -> StoreError {
+        match (self, error.kind) {
+            (Precondition::Etag(_), FailureKind::ConditionFailed) => StoreError {
+                kind: FailureKind::EtagMismatch,
+                ..error
+            },
+            _ => error,
+        }
+    }
 }
 
 /// How often a table's status is polled while waiting, growing to the cap.
@@ -378,24 +425,6 @@ impl Store {
         })
     }
 
-    /// Writes a song; true when it replaced one.
-    pub async fn put_item(&self, table: &TableName, song: &Song) -> Result<bool, StoreError> {
-        let mut item = key_attributes(&song.key);
-        if let Some(album) = &song.album_title {
-            item.insert(ALBUM_TITLE.to_owned(), AttributeValue::S(album.clone()));
-        }
-        let put = self
-            .client
-            .put_item()
-            .table_name(table.as_str())
-            .set_item(Some(item))
-            .return_values(ReturnValue::AllOld)
-            .send()
-            .observed(Operation::PutItem)
-            .await?;
-        Ok(put.attributes().is_some_and(|a| !a.is_empty()))
-    }
-
     /// Reads a song. Strongly consistent, so a caller reads what it just wrote.
     pub async fn get_item(
         &self,
@@ -414,39 +443,149 @@ impl Store {
         Ok(got.item().map(|item| song_from_item(item, key)))
     }
 
-    /// Sets a song's album title, creating the song when absent (DynamoDB's upsert).
-    pub async fn update_item(&self, table: &TableName, song: &Song) -> Result<Song, StoreError> {
+    /// Writes a song under `precondition`; true when it replaced one.
+    pub async fn put_item(
+        &self,
+        table: &TableName,
+        song: &Song,
+        precondition: &Precondition,
+    ) -> Result<bool, StoreError> {
+        const OP: Operation = Operation::PutItem;
+        let mut item = key_attributes(&song.key);
+        if let Some(album) = &song.album_title {
+            item.insert(ALBUM_TITLE.to_owned(), AttributeValue::S(album.clone()));
+        }
+        let condition = self.condition(OP, table, &song.key, precondition).await?;
+        let put = self
+            .client
+            .put_item()
+            .table_name(table.as_str())
+            .set_item(Some(item))
+            .return_values(ReturnValue::AllOld)
+            .set_condition_expression(condition.expression)
+            .set_expression_attribute_names(condition.names)
+            .set_expression_attribute_values(condition.values)
+            .send()
+            .observed(OP)
+            .await
+            .map_err(|e| precondition.failed(e))?;
+        Ok(put.attributes().is_some_and(|a| !a.is_empty()))
+    }
+
+    /// Sets a song's album title under `precondition`, creating the song when
+    /// absent (DynamoDB's upsert); the song as stored.
+    pub async fn update_item(
+        &self,
+        table: &TableName,
+        song: &Song,
+        precondition: &Precondition,
+    ) -> Result<Song, StoreError> {
+        const OP: Operation = Operation::UpdateItem;
         let album = song.album_title.clone().unwrap_or_default();
+        let condition = self.condition(OP, table, &song.key, precondition).await?;
+        let mut names = condition.names.unwrap_or_default();
+        names.insert("#AT".to_owned(), ALBUM_TITLE.to_owned());
+        let mut values = condition.values.unwrap_or_default();
+        values.insert(":t".to_owned(), AttributeValue::S(album));
         let updated = self
             .client
             .update_item()
             .table_name(table.as_str())
             .set_key(Some(key_attributes(&song.key)))
             .update_expression("SET #AT = :t")
-            .expression_attribute_names("#AT", ALBUM_TITLE)
-            .expression_attribute_values(":t", AttributeValue::S(album))
+            .set_condition_expression(condition.expression)
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values))
             .return_values(ReturnValue::AllNew)
             .send()
-            .observed(Operation::UpdateItem)
-            .await?;
+            .observed(OP)
+            .await
+            .map_err(|e| precondition.failed(e))?;
         Ok(updated
             .attributes()
             .map(|item| song_from_item(item, &song.key))
             .unwrap_or_else(|| song.clone()))
     }
 
-    /// Deletes a song; true when there was one.
-    pub async fn delete_item(&self, table: &TableName, key: &SongKey) -> Result<bool, StoreError> {
+    /// Deletes a song under `precondition`; true when there was one.
+    pub async fn delete_item(
+        &self,
+        table: &TableName,
+        key: &SongKey,
+        precondition: &Precondition,
+    ) -> Result<bool, StoreError> {
+        const OP: Operation = Operation::DeleteItem;
+        let condition = self.condition(OP, table, key, precondition).await?;
         let deleted = self
             .client
             .delete_item()
             .table_name(table.as_str())
             .set_key(Some(key_attributes(key)))
             .return_values(ReturnValue::AllOld)
+            .set_condition_expression(condition.expression)
+            .set_expression_attribute_names(condition.names)
+            .set_expression_attribute_values(condition.values)
             .send()
-            .observed(Operation::DeleteItem)
-            .await?;
+            .observed(OP)
+            .await
+            .map_err(|e| precondition.failed(e))?;
         Ok(deleted.attributes().is_some_and(|a| !a.is_empty()))
+    }
+
+    /// The ConditionExpression that makes a write hold only under
+    /// `precondition`. An etag names content, which DynamoDB cannot hash: the
+    /// song is read (strongly consistent) and its etag compared; the write is
+    /// then conditioned on exactly the content read, so a writer that came in
+    /// between makes DynamoDB refuse it. Either refusal is an etag mismatch.
+    async fn condition(
+        &self,
+        op: Operation,
+        table: &TableName,
+        key: &SongKey,
+        precondition: &Precondition,
+    ) -> Result<Condition, StoreError> {
+        let names = |pairs: &[(&str, &str)]| {
+            Some(
+                pairs
+                    .iter()
+                    .map(|(n, a)| ((*n).to_owned(), (*a).to_owned()))
+                    .collect::<HashMap<_, _>>(),
+            )
+        };
+        Ok(match precondition {
+            Precondition::None => Condition::default(),
+            Precondition::Absent => Condition {
+                expression: Some("attribute_not_exists(#A)".to_owned()),
+                names: names(&[("#A", ARTIST)]),
+                values: None,
+            },
+            Precondition::Etag(etag) => {
+                let current = self
+                    .get_item(table, key)
+                    .await
+                    .map_err(|e| StoreError { operation: op, ..e })?;
+                match current {
+                    Some(song) if song.etag() == *etag => match song.album_title {
+                        Some(album) => Condition {
+                            expression: Some("attribute_exists(#A) AND #PA = :pa".to_owned()),
+                            names: names(&[("#A", ARTIST), ("#PA", ALBUM_TITLE)]),
+                            values: Some(HashMap::from([(
+                                ":pa".to_owned(),
+                                AttributeValue::S(album),
+                            )])),
+                        },
+                        None => Condition {
+                            expression: Some(
+                                "attribute_exists(#A) AND attribute_not_exists(#PA)".to_owned(),
+                            ),
+                            names: names(&[("#A", ARTIST), ("#PA", ALBUM_TITLE)]),
+                            values: None,
+                        },
+                    },
+                    _ => return Err(StoreError::etag_mismatch(op)),
+                }
+            }
+        })
     }
 
     /// A cheap call that shows the store answers (readiness).
@@ -458,6 +597,11 @@ impl Store {
             .observed(Operation::ListTables)
             .await
             .map(|_| ())
+    }
+
+    /// Whether the table exists (DescribeTable), any failure reported as `op`'s.
+    pub async fn table_exists(&self, op: Operation, name: &TableName) -> Result<bool, StoreError> {
+        Ok(self.describe(op, name).await?.is_some())
     }
 
     /// DescribeTable, with "no such table" as `None`. Metrics count it as the
@@ -558,7 +702,7 @@ where
 {
 }
 
-fn key_attributes(key: &SongKey) -> HashMap<String, AttributeValue> {
+pub(crate) fn key_attributes(key: &SongKey) -> HashMap<String, AttributeValue> {
     HashMap::from([
         (
             ARTIST.to_owned(),
@@ -569,6 +713,16 @@ fn key_attributes(key: &SongKey) -> HashMap<String, AttributeValue> {
             AttributeValue::S(key.song_title().to_owned()),
         ),
     ])
+}
+
+/// A stored item read by Query, Scan or BatchGetItem as a song; `None` for an
+/// item without the tutorial's key attributes (another program's item).
+fn stored_song(item: &HashMap<String, AttributeValue>) -> Option<Song> {
+    let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
+    Some(Song {
+        key: SongKey::from_stored(text(ARTIST)?, text(SONG_TITLE)?),
+        album_title: text(ALBUM_TITLE),
+    })
 }
 
 /// A stored item as a song. Key attributes always exist on a stored item; the
