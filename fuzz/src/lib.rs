@@ -4,6 +4,8 @@
 //!
 //! - `gateway::params` and `gateway::routes`: music-gateway's
 //!   `gateway/src/tutorial/params.rs` and `gateway/src/tutorial/routes.rs`, whole;
+//! - `gateway::template`: the `/v1` path templates and matcher,
+//!   `gateway/src/rest/template.rs`, whole;
 //! - `service::domain`: music-service's `service/src/domain.rs`, whole;
 //! - `api::wire`: music-api's `proto/wire.rs` (metadata keys and readers,
 //!   `grpc_timeout` among them), whole;
@@ -22,6 +24,10 @@ pub mod gateway_params;
 #[allow(dead_code)]
 #[path = "../../gateway/src/tutorial/routes.rs"]
 pub mod gateway_routes;
+#[doc(hidden)]
+#[allow(dead_code)]
+#[path = "../../gateway/src/rest/template.rs"]
+pub mod gateway_template;
 #[doc(hidden)]
 #[allow(dead_code)]
 #[path = "../../service/src/domain.rs"]
@@ -47,7 +53,9 @@ pub mod runtime {
 
 /// music-gateway's modules.
 pub mod gateway {
-    pub use super::{gateway_params as params, gateway_routes as routes};
+    pub use super::{
+        gateway_params as params, gateway_routes as routes, gateway_template as template,
+    };
 }
 
 /// music-service's modules.

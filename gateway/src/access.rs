@@ -1,10 +1,18 @@
 //! What the gateway records of every request: its trace context continued
-//! (`request`), one access-log line in the field names of API Gateway's JSON
-//! access-log template, and its metrics.
+//! (`request`), one access-log line — by default a log event in the field
+//! names of API Gateway's JSON access-log template, or with
+//! `--access-log-format` a line in API Gateway's `$context` syntax
+//! (`template`), written to stderr as it is — and its metrics. The edge's
+//! verdict (source IP, API key id, refusal) and the integration's latency
+//! come from the answer's extensions (`facts`).
+
+pub mod template;
 
 use std::{
-    net::SocketAddr,
-    time::{Instant, SystemTime},
+    io::Write as _,
+    net::{IpAddr, SocketAddr},
+    sync::Arc,
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
 use ::metrics::SharedString;
@@ -19,7 +27,9 @@ use tracing::Instrument;
 
 use music_runtime::traceparent;
 
+use self::template::{Template, Values, Var};
 use crate::{
+    facts::{EdgeFacts, IntegrationFacts},
     metrics,
     request::{
         TraceContext, X_AMZN_REQUEST_ID, X_AMZN_TRACE_ID, X_REQUEST_ID, bounded,
@@ -47,6 +57,13 @@ impl Drop for InFlightGauge {
         self.0.decrement(1.0);
     }
 }
+
+/// The route a request matched, named by its path template
+/// (`/v1/tables/{table_name}`): a route family that is not in the tutorial's
+/// table puts it in its response's extensions, so that the access log and the
+/// metrics name the template, never the raw path (a bounded set of labels).
+#[derive(Debug, Clone)]
+pub struct RouteLabel(pub std::sync::Arc<str>);
 
 /// Methods are labels only when standard, so a client cannot mint series.
 fn method_label(method: &Method) -> &'static str {
@@ -91,12 +108,126 @@ pub fn clf_time(time: SystemTime) -> String {
         .unwrap_or_else(|_| "-".to_owned())
 }
 
+/// What the access log needs besides the request: the tutorial's routes (for
+/// `resourcePath`), the template, and the API's names for `$context.stage`,
+/// `apiId` and `accountId`.
+#[derive(Debug, Clone)]
+pub struct AccessLog {
+    pub routes: RouteTable,
+    pub format: Option<Arc<Template>>,
+    pub stage: Arc<str>,
+    pub api_id: Arc<str>,
+    pub account_id: Arc<str>,
+}
+
+impl AccessLog {
+    /// Today's fields, and the API's default names.
+    pub fn new(routes: RouteTable) -> Self {
+        Self {
+            routes,
+            format: None,
+            stage: "-".into(),
+            api_id: "-".into(),
+            account_id: "-".into(),
+        }
+    }
+}
+
+/// One answered request, as a template reads it.
+struct Line<'a> {
+    log: &'a AccessLog,
+    request_id: &'a str,
+    source_ip: Option<IpAddr>,
+    user_agent: Option<&'a str>,
+    domain: Option<&'a str>,
+    arrived: SystemTime,
+    method: &'a Method,
+    resource_path: &'a str,
+    path: &'a str,
+    status: u16,
+    version: http::Version,
+    response_length: i64,
+    latency: Duration,
+    edge: Option<&'a EdgeFacts>,
+    integration: Option<&'a IntegrationFacts>,
+    amzn_trace_id: &'a str,
+}
+
+impl Values for Line<'_> {
+    fn value(&self, var: Var, out: &mut String) -> bool {
+        use std::fmt::Write as _;
+        let _ = match var {
+            Var::RequestId | Var::ExtendedRequestId => write!(out, "{}", self.request_id),
+            Var::SourceIp => match self.source_ip {
+                Some(ip) => write!(out, "{ip}"),
+                None => return false,
+            },
+            Var::Caller | Var::User => return false,
+            Var::UserAgent => match self.user_agent {
+                Some(agent) => write!(out, "{}", bounded(agent)),
+                None => return false,
+            },
+            Var::ApiKeyId => match self.edge.and_then(|e| e.api_key_id.as_deref()) {
+                Some(id) => write!(out, "{id}"),
+                None => return false,
+            },
+            Var::VpceId => match self.edge.and_then(|e| e.vpce_id.as_deref()) {
+                Some(id) => write!(out, "{id}"),
+                None => return false,
+            },
+            Var::RequestTime => write!(out, "{}", clf_time(self.arrived)),
+            Var::RequestTimeEpoch => write!(
+                out,
+                "{}",
+                self.arrived
+                    .duration_since(UNIX_EPOCH)
+                    .unwrap_or_default()
+                    .as_millis()
+            ),
+            Var::HttpMethod => write!(out, "{}", self.method),
+            Var::ResourcePath => write!(out, "{}", bounded(self.resource_path)),
+            Var::Path => write!(out, "{}", bounded(self.path)),
+            Var::Status => write!(out, "{}", self.status),
+            Var::Protocol => write!(out, "{:?}", self.version),
+            Var::ResponseLength => {
+                if self.response_length < 0 {
+                    return false;
+                }
+                write!(out, "{}", self.response_length)
+            }
+            Var::ResponseLatency => write!(out, "{}", self.latency.as_millis()),
+            Var::IntegrationLatency => match self.integration {
+                Some(i) => write!(out, "{}", i.latency.as_millis()),
+                None => return false,
+            },
+            Var::IntegrationStatus => match self.integration {
+                Some(i) => write!(out, "{}", i.status),
+                None => return false,
+            },
+            Var::Stage => write!(out, "{}", self.log.stage),
+            Var::ApiId => write!(out, "{}", self.log.api_id),
+            Var::AccountId => write!(out, "{}", self.log.account_id),
+            Var::DomainName => match self.domain {
+                Some(host) => write!(out, "{}", bounded(host)),
+                None => return false,
+            },
+            Var::ErrorMessage => match self.edge.and_then(|e| e.error_message.as_deref()) {
+                Some(message) => write!(out, "{message}"),
+                None => return false,
+            },
+            Var::ErrorResponseType => match self.edge.and_then(|e| e.refusal) {
+                Some(refusal) => write!(out, "{}", refusal.response_type()),
+                None => return false,
+            },
+            Var::XrayTraceId => write!(out, "{}", self.amzn_trace_id),
+        };
+        true
+    }
+}
+
 /// Wraps every request: trace context in, ids out, one access-log line, metrics.
-pub async fn record(
-    State(routes): State<RouteTable>,
-    mut request: Request,
-    next: Next,
-) -> Response {
+pub async fn record(State(log): State<AccessLog>, mut request: Request, next: Next) -> Response {
+    let routes = &log.routes;
     let started = Instant::now();
     // The access-log fields are formatted only when the line is written
     // (tracing evaluates an event's fields only when it is enabled).
@@ -127,19 +258,38 @@ pub async fn record(
         .map(|c| c.0.ip());
     let method = request.method().clone();
     let version = request.version();
+    let template_headers = log.format.as_ref().map(|_| {
+        let text = |name| {
+            request
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        (text(http::header::USER_AGENT), text(http::header::HOST))
+    });
     let uri = request.uri().clone();
     let path = uri.path();
     let resource = routes.resource_path(path);
-    // API Gateway's `$context.resourcePath`: the resource, without the stage.
-    let resource_path = resource.unwrap_or(path);
-    let route = resource.unwrap_or(match path {
-        "/healthz" | "/readyz" | "/metrics" => "admin",
-        _ => "unmatched",
-    });
 
     let in_flight = InFlightGauge::enter();
     let mut response = next.run(request).instrument(span.clone()).await;
     drop(in_flight);
+
+    let matched = response
+        .extensions()
+        .get::<RouteLabel>()
+        .map(|l| l.0.clone());
+    // API Gateway's `$context.resourcePath`: the resource, without the stage.
+    let resource_path = matched.as_deref().or(resource).unwrap_or(path);
+    let route = match (&matched, resource) {
+        (Some(template), _) => SharedString::from(template.clone()),
+        (None, Some(resource)) => SharedString::from(resource),
+        (None, None) => SharedString::from(match path {
+            "/healthz" | "/readyz" | "/metrics" => "admin",
+            _ => "unmatched",
+        }),
+    };
 
     // API Gateway's name for the request id, and the trace id it echoes.
     if let Some(id) = id_header {
@@ -152,7 +302,7 @@ pub async fn record(
     let status = response.status().as_u16();
     let elapsed = started.elapsed();
     let labels = [
-        ("route", SharedString::from(route)),
+        ("route", route.clone()),
         ("method", SharedString::from(method_label(&method))),
         ("status", status_label(status)),
     ];
@@ -160,10 +310,40 @@ pub async fn record(
     ::metrics::histogram!(metrics::HTTP_DURATION, "route" => route, "method" => method_label(&method))
         .record(elapsed.as_secs_f64());
     let response_length = response.body().size_hint().exact().map_or(-1, |n| n as i64);
+    let edge = response.extensions().get::<EdgeFacts>();
+    let source_ip = edge.and_then(|e| e.source_ip).or(peer);
+    if let Some(format) = &log.format {
+        let (user_agent, domain) = template_headers.unwrap_or_default();
+        let mut line = format.render(&Line {
+            log: &log,
+            request_id: &request_id,
+            source_ip,
+            user_agent: user_agent.as_deref(),
+            domain: domain.as_deref(),
+            arrived,
+            method: &method,
+            resource_path,
+            path,
+            status,
+            version,
+            response_length,
+            latency: elapsed,
+            edge,
+            integration: response.extensions().get::<IntegrationFacts>(),
+            amzn_trace_id: &trace.amzn_trace_id,
+        });
+        line.push('\n');
+        // One write of the whole line: std's stderr lock keeps it whole
+        // among the other log lines (tracing writes through the same lock).
+        let _ = std::io::stderr().lock().write_all(line.as_bytes());
+        return response;
+    }
+    let api_key_id = edge.and_then(|e| e.api_key_id.as_deref()).unwrap_or("-");
+    let refusal = edge.and_then(|e| e.refusal).map_or("-", |r| r.reason());
     span.in_scope(|| {
         tracing::info!(
             requestId = %request_id,
-            ip = %peer.map_or_else(|| "-".to_owned(), |ip| ip.to_string()),
+            ip = %source_ip.map_or_else(|| "-".to_owned(), |ip| ip.to_string()),
             caller = "-",
             user = "-",
             requestTime = %clf_time(arrived),
@@ -172,6 +352,8 @@ pub async fn record(
             status,
             protocol = ?version,
             responseLength = response_length,
+            apiKeyId = %api_key_id,
+            refusal,
             latency_ms = elapsed.as_secs_f64() * 1000.0,
             "request answered"
         )

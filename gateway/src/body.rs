@@ -1,7 +1,8 @@
 //! Reading a request body, the same for every route: at most
 //! [`MAX_BODY_BYTES`], within music-runtime's body read timeout and byte
 //! budgets, and only when it is not encoded (the gateway decodes no
-//! `Content-Encoding`). Each refusal is an [`ApiError`] naming the problem.
+//! `Content-Encoding`). Each refusal is a [`BodyRefusal`] naming the problem,
+//! which the tutorial's routes answer as an [`ApiError`].
 
 use std::time::Duration;
 
@@ -17,6 +18,22 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// Retry delay suggested with a refusal for a full byte budget.
 const BUDGET_RETRY_DELAY: Duration = Duration::from_secs(1);
 
+/// Why a body was not read: the answer's status, what to tell the client,
+/// and when to retry. Each route family words it its own way (the tutorial's
+/// routes as a JSON string, `/v1` as a `google.rpc.Status`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BodyRefusal {
+    pub status: StatusCode,
+    pub message: String,
+    pub retry_after: Option<Duration>,
+}
+
+impl From<BodyRefusal> for ApiError {
+    fn from(refusal: BodyRefusal) -> Self {
+        ApiError::text(refusal.status, &refusal.message).retry_after(refusal.retry_after)
+    }
+}
+
 /// Reads a request body of at most [`MAX_BODY_BYTES`]: a declared length
 /// over the limit is refused before reading, a body that stops arriving
 /// (music-runtime's body read timeout) is 408, one over the connection's or the
@@ -25,7 +42,19 @@ pub async fn read_body(
     headers: &http::HeaderMap,
     body: axum::body::Body,
 ) -> Result<axum::body::Bytes, ApiError> {
-    let refuse = |status, message: String| ApiError::text(status, &message);
+    read(headers, body).await.map_err(ApiError::from)
+}
+
+/// [`read_body`], with the refusal as a [`BodyRefusal`].
+pub async fn read(
+    headers: &http::HeaderMap,
+    body: axum::body::Body,
+) -> Result<axum::body::Bytes, BodyRefusal> {
+    let refuse = |status, message: String| BodyRefusal {
+        status,
+        message,
+        retry_after: None,
+    };
     let too_large = || {
         refuse(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -53,11 +82,13 @@ pub async fn read_body(
                         limit.as_secs_f64()
                     ),
                 ),
-                Some(over @ BodyError::OverBudget { .. }) => refuse(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    format!("The gateway is busy: {over}."),
-                )
-                .retry_after(Some(BUDGET_RETRY_DELAY)),
+                Some(over @ BodyError::OverBudget { .. }) => BodyRefusal {
+                    retry_after: Some(BUDGET_RETRY_DELAY),
+                    ..refuse(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        format!("The gateway is busy: {over}."),
+                    )
+                },
                 Some(BodyError::Read(_)) | None => refuse(
                     StatusCode::BAD_REQUEST,
                     format!("The request body could not be read: {error}."),

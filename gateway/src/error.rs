@@ -3,7 +3,7 @@
 //! gRPC → HTTP mapping (grpc-gateway v2's table), and the tutorial's error
 //! texts rebuilt from a status's `google.rpc.ErrorInfo`.
 
-use std::time::Duration;
+use std::{borrow::Cow, time::Duration};
 
 use axum::response::{IntoResponse, Response};
 use clap::ValueEnum;
@@ -22,7 +22,7 @@ pub struct ApiError {
     /// `Retry-After`, for answers worth retrying later.
     pub retry_after: Option<Duration>,
     /// `Allow`, for 405.
-    pub allow: Option<&'static str>,
+    pub allow: Option<Cow<'static, str>>,
 }
 
 #[derive(Serialize)]
@@ -42,6 +42,11 @@ impl ApiError {
         Self::with_body(status, crate::pyjson::dumps(&Message { message: text }))
     }
 
+    /// Any JSON body (the `/v1` routes' `google.rpc.Status`).
+    pub fn json(status: StatusCode, body: String) -> Self {
+        Self::with_body(status, body)
+    }
+
     fn with_body(status: StatusCode, body: String) -> Self {
         Self {
             status,
@@ -56,8 +61,8 @@ impl ApiError {
         self
     }
 
-    pub fn allow(mut self, methods: &'static str) -> Self {
-        self.allow = Some(methods);
+    pub fn allow(mut self, methods: impl Into<Cow<'static, str>>) -> Self {
+        self.allow = Some(methods.into());
         self
     }
 
@@ -86,10 +91,8 @@ impl IntoResponse for ApiError {
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
         }
-        if let Some(methods) = self.allow {
-            response
-                .headers_mut()
-                .insert(header::ALLOW, HeaderValue::from_static(methods));
+        if let Some(value) = self.allow.and_then(|m| HeaderValue::from_str(&m).ok()) {
+            response.headers_mut().insert(header::ALLOW, value);
         }
         response
     }

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use music_gateway::{GatewaySettings, Listeners, StartError, run};
+use music_gateway::{GatewaySettings, Listeners, StartError, run, settings::Command};
 use music_runtime::{shutdown::shutdown_signal, telemetry};
 
 /// jemalloc, built to give freed pages back to the system about a second
@@ -15,6 +15,9 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 #[tokio::main]
 async fn main() -> ExitCode {
     let settings = GatewaySettings::parse();
+    if let Some(Command::Openapi) = settings.command {
+        return print_openapi(&settings);
+    }
     let _telemetry = telemetry::init(&settings.log, "music-gateway");
     match start(settings).await {
         Ok(()) => ExitCode::SUCCESS,
@@ -30,4 +33,24 @@ async fn start(settings: GatewaySettings) -> Result<(), StartError> {
     let shutdown = shutdown_signal();
     let listeners = Listeners::bind(&settings).await?;
     run(settings, listeners, shutdown).await
+}
+
+/// `music-gateway openapi`: the document `GET /openapi.json` serves, pretty-printed.
+fn print_openapi(settings: &GatewaySettings) -> ExitCode {
+    use music_gateway::{rest, tutorial::routes::RouteTable};
+    let document = rest::Descriptors::load(&settings.proto_descriptors)
+        .and_then(|d| rest::openapi_document(&d, &RouteTable::new(&settings.stage)));
+    match document {
+        Ok(document) => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&document).expect("the document serializes")
+            );
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("music-gateway openapi: {error}");
+            ExitCode::FAILURE
+        }
+    }
 }

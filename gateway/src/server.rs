@@ -27,9 +27,13 @@ use tower::ServiceExt;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 
 use crate::{
-    access,
+    access::{self, AccessLog, template::Template},
+    edge::{self, Edge, EdgeError},
     error::ApiError,
+    execution::ExecutionLog,
     request::X_REQUEST_ID,
+    resource::ResourceNames,
+    rest::{self, Descriptors, Rest},
     settings::GatewaySettings,
     state::Gateway,
     tutorial::{self, Tutorial, routes::RouteTable},
@@ -66,20 +70,29 @@ pub enum StartError {
         "no --upstream given, and this build cannot run the service in-process (feature `in-process`)"
     )]
     NoService,
+    #[error(transparent)]
+    Rest(#[from] rest::RestError),
+    #[error(transparent)]
+    Edge(#[from] EdgeError),
+    #[error("--access-log-format: {0}")]
+    AccessLogFormat(String),
 }
 
-/// The gateway's public router: the tutorial's routes, and `/healthz` and
-/// `/readyz` for load balancers (`/metrics` is on the admin listener only).
-pub fn router(tutorial: Tutorial) -> Router {
+/// The gateway's public router: the tutorial's routes, the `/v1` routes and
+/// `/openapi.json` (`rest`), and `/healthz` and `/readyz` for load balancers
+/// (`/metrics` is on the admin listener only). The edge wraps both route
+/// families, inside the access log so that its refusals are logged.
+pub fn router(tutorial: Tutorial, rest: Arc<Rest>, edge: Edge, access: AccessLog) -> Router {
     let probes = Admin::new(readiness_check(&tutorial.gateway.upstream), Paths::Probes);
-    let routes = tutorial.routes.clone();
     Router::new()
         .route_service("/healthz", probes.clone())
         .route_service("/readyz", probes)
+        .merge(rest::router(rest, tutorial.gateway.clone()))
         .fallback(tutorial::dispatch)
         .with_state(Arc::new(tutorial))
         .layer(middleware::from_fn(require_host))
-        .layer(middleware::from_fn_with_state(routes, access::record))
+        .layer(middleware::from_fn_with_state(edge, edge::guard))
+        .layer(middleware::from_fn_with_state(access, access::record))
         .layer(PropagateRequestIdLayer::new(X_REQUEST_ID))
         .layer(SetRequestIdLayer::new(X_REQUEST_ID, MakeRequestUuid))
         .layer(middleware::map_request(drop_unusable_request_id))
@@ -195,6 +208,32 @@ pub async fn run(
         _ => None,
     };
     let Listeners { http, grpc, admin } = listeners;
+    // The /v1 routes and their document, from the descriptors: a rule that
+    // cannot be served stops the start here, before anything serves.
+    let rest = Arc::new(Rest::new(
+        &Descriptors::load(&settings.proto_descriptors)?,
+        &RouteTable::new(&settings.stage),
+    )?);
+    // The edge and the access log: a policy, usage-plan file or template
+    // that does not parse stops the start here too. /v1 requests are named
+    // by the REST module's templates.
+    let names =
+        ResourceNames::new(RouteTable::new(&settings.stage)).with_v1(Arc::new(rest.namer()));
+    let edge = Edge::new(&settings.edge, &settings.stage, names)?;
+    #[cfg(unix)]
+    edge.reload_on_hangup()?;
+    let access = AccessLog {
+        format: match &settings.access_log_format {
+            Some(text) => Some(Arc::new(
+                Template::parse(text).map_err(StartError::AccessLogFormat)?,
+            )),
+            None => None,
+        },
+        stage: settings.stage.as_str().into(),
+        api_id: settings.edge.api_id.as_str().into(),
+        account_id: settings.edge.account_id.as_str().into(),
+        ..AccessLog::new(RouteTable::new(&settings.stage))
+    };
     let limits = settings.connections.clone();
     let grace = settings.shutdown_grace;
     let serve_gateway = |upstream: Upstream, stopped| {
@@ -205,11 +244,37 @@ pub async fn run(
             },
             routes: RouteTable::new(&settings.stage),
             error_mode: settings.errors,
+            integration: settings.integration,
+            execution: ExecutionLog {
+                mode: settings.execution_log,
+                max_body: settings.execution_log_max_body,
+            },
         };
-        let rest = serve_rest(http, tutorial, acceptor, limits.clone(), grace, stopped);
+        let usage = edge.attach(&upstream);
+        let flushes = usage.clone().map(|usage| usage.run(until_stopped()));
+        let rest = serve_rest(
+            http,
+            router(tutorial, rest, edge, access),
+            acceptor,
+            limits.clone(),
+            grace,
+            stopped,
+        );
         let admin = serve_admin(admin, admin_endpoints(&upstream), until_stopped());
         async move {
+            // Quotas start from the totals every replica counted so far.
+            if let Some(usage) = &usage {
+                usage.flush_logged().await;
+            }
+            let flushes = flushes.map(tokio::spawn);
             let (rest, admin) = tokio::join!(rest, admin);
+            // What the drain's last requests counted.
+            if let Some(usage) = &usage {
+                if let Some(flushes) = flushes {
+                    let _ = flushes.await;
+                }
+                usage.flush_logged().await;
+            }
             rest.and(admin)
         }
     };
@@ -239,12 +304,29 @@ pub async fn run(
             let service =
                 music_service::MusicService::build_with(&settings.store, &settings.rpc).await?;
             let upstream = Upstream::in_process(service.routes());
+            // The service (and its store) outlives the gateway's drain, whose
+            // last step is the quotas' final flush through it; it says
+            // NOT_SERVING at the signal all the same.
+            let (gateway_done, gateway_stopped) = tokio::sync::oneshot::channel::<()>();
+            let (health, readiness) = (service.health().clone(), service.readiness().clone());
+            let signalled = until_stopped();
+            tokio::spawn(async move {
+                signalled.await;
+                music_service::health::set_serving(&health, &readiness, false).await;
+            });
+            let gateway = serve_gateway(upstream, until_stopped());
             let (rest, rpc) = tokio::join!(
-                serve_gateway(upstream, until_stopped()),
+                async move {
+                    let served = gateway.await;
+                    let _ = gateway_done.send(());
+                    served
+                },
                 service
                     .with_limits(limits.clone())
                     .with_shutdown_grace(grace)
-                    .serve(grpc, until_stopped()),
+                    .serve(grpc, async move {
+                        let _ = gateway_stopped.await;
+                    }),
             );
             rest?;
             rpc?;
@@ -258,7 +340,7 @@ pub async fn run(
 /// requests carrying the peer's address for the access log.
 async fn serve_rest(
     listener: TcpListener,
-    tutorial: Tutorial,
+    app: Router,
     tls: Option<TlsAcceptor>,
     limits: ConnectionLimits,
     grace: Duration,
@@ -272,7 +354,6 @@ async fn serve_rest(
         tls,
         limits,
     };
-    let app = router(tutorial);
     serve::serve(
         listener,
         move |peer| {

@@ -6,7 +6,9 @@ use clap::Parser;
 
 use music_runtime::{limits::ConnectionLimits, telemetry::LogSettings};
 
-use crate::error::ErrorMode;
+use crate::{
+    edge::EdgeSettings, error::ErrorMode, execution::ExecutionLogMode, tutorial::Integration,
+};
 
 /// music-gateway: the tutorial's REST calls, served by music.v1 over gRPC.
 #[derive(Debug, Clone, Parser)]
@@ -39,6 +41,36 @@ pub struct GatewaySettings {
     /// botocore's text, as the tutorial) or `http` (accurate statuses, same text).
     #[arg(long, env = "MUSIC_GATEWAY_ERRORS", value_enum, default_value_t = ErrorMode::Seed)]
     pub errors: ErrorMode,
+
+    /// How the tutorial's routes answer, as API Gateway's Lambda integrations:
+    /// `proxy` (the function's status and body) or `non-proxy` (always 200,
+    /// `{"statusCode": 200, "body": "\"Table created\""}`).
+    #[arg(long, env = "MUSIC_GATEWAY_INTEGRATION", value_enum, default_value_t = Integration::Proxy)]
+    pub integration: Integration,
+
+    /// The access log's line in API Gateway's syntax, e.g. its JSON example
+    /// `{ "requestId":"$context.requestId", "ip": "$context.identity.sourceIp", … }`,
+    /// written to stderr as it is, one line a request. Unset: a log event
+    /// with API Gateway's JSON example's fields, in the --log-format.
+    #[arg(long, env = "MUSIC_GATEWAY_ACCESS_LOG_FORMAT")]
+    pub access_log_format: Option<String>,
+
+    /// API Gateway's execution log: `full` logs each request's method
+    /// request, gRPC request, answer received and answer sent (credentials
+    /// redacted, bodies cut at --execution-log-max-body).
+    #[arg(long, env = "MUSIC_GATEWAY_EXECUTION_LOG", value_enum, default_value_t = ExecutionLogMode::Off)]
+    pub execution_log: ExecutionLogMode,
+
+    /// Longest body the execution log shows, in bytes.
+    #[arg(
+        long,
+        env = "MUSIC_GATEWAY_EXECUTION_LOG_MAX_BODY",
+        default_value_t = 1024
+    )]
+    pub execution_log_max_body: usize,
+
+    #[command(flatten)]
+    pub edge: EdgeSettings,
 
     /// Integration timeout of one request (API Gateway's is 29 s): `29s`,
     /// `500ms`; a bare number is milliseconds.
@@ -90,6 +122,17 @@ pub struct GatewaySettings {
     #[arg(long, env = "MUSIC_GATEWAY_UPSTREAM_TLS_DOMAIN")]
     pub upstream_tls_domain: Option<String>,
 
+    /// Further encoded FileDescriptorSets (`protoc --include_imports
+    /// --descriptor_set_out`) whose `google.api.http`-annotated methods are
+    /// served under `/v1` too, and described in `/openapi.json`, with no
+    /// gateway code; comma-separated or repeated.
+    #[arg(long, env = "MUSIC_GATEWAY_PROTO_DESCRIPTORS", value_delimiter = ',')]
+    pub proto_descriptors: Vec<PathBuf>,
+
+    /// What to do instead of serving.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
     #[cfg(feature = "in-process")]
     #[command(flatten)]
     pub store: music_service::StoreSettings,
@@ -103,4 +146,12 @@ pub struct GatewaySettings {
 
     #[command(flatten)]
     pub log: LogSettings,
+}
+
+/// music-gateway's subcommands; without one, it serves.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Command {
+    /// Prints the OpenAPI 3.1 document of the REST API (the `/v1` routes and
+    /// the tutorial's, under --stage), as `GET /openapi.json` serves it, and exits.
+    Openapi,
 }

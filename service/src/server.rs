@@ -9,6 +9,7 @@ use http_body::Frame;
 use http_body_util::{BodyExt, combinators::MapFrame};
 use music_api::pb::{
     item_service_server::ItemServiceServer, table_service_server::TableServiceServer,
+    usage_service_server::UsageServiceServer,
 };
 use music_runtime::{
     admin::{Admin, Paths},
@@ -23,16 +24,17 @@ use tower::ServiceExt;
 
 use crate::{
     backend::dynamodb_client,
+    domain::TableName,
     embedded::{EmbeddedError, EmbeddedStore},
     grpc::{
-        ItemApi, TableApi,
+        ItemApi, TableApi, UsageApi,
         observe::Observe,
         shed::{InFlightLimit, Shed},
     },
     health::{self, Readiness},
     page_token::PageTokens,
     settings::{RpcSettings, StoreSettings},
-    store::Store,
+    store::{Store, usage::UsageStore},
 };
 
 /// Grace period for requests in flight at shutdown, unless set otherwise.
@@ -45,6 +47,8 @@ const BUDGET_RETRY_DELAY: Duration = Duration::from_secs(1);
 pub enum StartError {
     #[error(transparent)]
     Embedded(#[from] EmbeddedError),
+    #[error("--usage-table: {0}")]
+    UsageTable(String),
     #[error("cannot build gRPC reflection: {0}")]
     Reflection(#[from] tonic_reflection::server::Error),
     #[error("serving failed: {0}")]
@@ -97,6 +101,9 @@ impl MusicService {
         let (client, embedded) = dynamodb_client(settings).await?;
         let store = Store::new(client, settings.table_wait);
         let limit = InFlightLimit::new(rpc.max_concurrent_requests);
+        let usage_table = TableName::parse(settings.usage_table.clone(), "usage_table")
+            .map_err(|violation| StartError::UsageTable(violation.description))?;
+        let usage = UsageStore::new(store.clone(), usage_table);
 
         let (health, health_service) = tonic_health::server::health_reporter();
         let readiness = Readiness::default();
@@ -144,6 +151,11 @@ impl MusicService {
                 .accept_compressed(CompressionEncoding::Zstd)
                 .send_compressed(CompressionEncoding::Gzip)
                 .send_compressed(CompressionEncoding::Zstd),
+            )
+            .add_service(
+                UsageServiceServer::new(UsageApi::new(usage))
+                    .accept_compressed(CompressionEncoding::Gzip)
+                    .accept_compressed(CompressionEncoding::Zstd),
             )
             .add_service(health_service)
             .add_service(reflection().build_v1()?)

@@ -155,6 +155,15 @@ pub struct StoreSettings {
     #[arg(long, env = "MUSIC_SERVICE_DYNAMODB_MAX_ATTEMPTS", default_value_t = 3)]
     pub dynamodb_max_attempts: u32,
 
+    /// Table of the gateways' usage-plan counters (API keys' quotas), created
+    /// on first use. Every service replica of one deployment names the same.
+    #[arg(
+        long,
+        env = "MUSIC_SERVICE_USAGE_TABLE",
+        default_value = "music-api-usage"
+    )]
+    pub usage_table: String,
+
     /// Fixed credentials for `--backend dynamodb` instead of the AWS credential
     /// chain: for programs that embed the service in front of a local engine
     /// (which checks no signature) and must not depend on the environment.

@@ -584,6 +584,15 @@ impl Program {
         assert!(sent.success(), "kill -TERM {} failed", self.pid);
     }
 
+    /// Sends `signal` (`HUP`, `TERM`, …) with the real `kill`.
+    pub fn signal(&self, signal: &str) {
+        let sent = Command::new("kill")
+            .args([&format!("-{signal}"), &self.pid.to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(sent.success(), "kill -{signal} {} failed", self.pid);
+    }
+
     /// Whether the process is still running.
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))

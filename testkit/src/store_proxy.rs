@@ -3,7 +3,8 @@
 //! that makes the store slow, unreachable or wrong on purpose while a test
 //! runs.
 //!
-//! Owns: [`StoreProxy`], [`Fault`], the [`Tamper`] hook ([`Call`], [`Reply`])
+//! Owns: [`StoreProxy`], [`Fault`], the [`Tamper`] hook ([`Call`], [`Reply`],
+//! [`Altered`], [`AnswerRewrite`])
 //! and the record of what it saw ([`Seen`], [`Fate`], the
 //! `forwarded`/`closed` counts).
 //!
@@ -25,10 +26,14 @@
 //!   work, and the connection is closed instead of answering: the answer is
 //!   lost on the way back;
 //! - **a [`Tamper`] hook**, for what real DynamoDB says and the local stores
-//!   do not: it may answer a call in the store's place, or change the body of
+//!   do not: it may answer a call in the store's place, change the body of
 //!   the store's answer (which then loses the store's `x-amz-crc32`, which
-//!   aws-sdk-dynamodb checks when present). [`crate::table_statuses`] is the
-//!   one that emulates CREATING and DELETING tables.
+//!   aws-sdk-dynamodb checks when present), or forward a changed request and
+//!   answer from what the store said to that ([`Altered`]: the request's
+//!   signature then no longer matches its body, which the local stores do not
+//!   check). [`crate::table_statuses`] is the one that emulates CREATING and
+//!   DELETING tables; [`crate::partial_batches`] the one that leaves part of a
+//!   batch unprocessed.
 //!
 //! Every request is recorded with its operation, arrival time and fate, so a
 //! test can count the attempts one call made and the pauses between them.
@@ -166,12 +171,43 @@ impl Reply {
     }
 }
 
+/// Makes the body the caller gets from the store's answer to an altered
+/// request; `None` passes that answer on as it is.
+pub type AnswerRewrite = Box<dyn FnOnce(&Reply) -> Option<Bytes> + Send>;
+
+/// A request forwarded changed ([`Tamper::alter`]), and how the store's
+/// answer to it is changed on the way back.
+pub struct Altered {
+    /// The body forwarded in the caller's place (its `Content-Length` is set
+    /// to match; its SigV4 signature no longer does, which DynamoDB Local and
+    /// the embedded store do not check).
+    pub body: Bytes,
+    /// The body the caller gets, made from the store's answer to `body`.
+    pub answer: AnswerRewrite,
+}
+
+impl fmt::Debug for Altered {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Altered")
+            .field("body", &self.body.len())
+            .finish_non_exhaustive()
+    }
+}
+
 /// What a test makes the store say that it would not: called for every
 /// request that no [`Fault`] took.
 pub trait Tamper: Send + Sync + fmt::Debug + 'static {
     /// An answer in the store's place (the store never sees the call), or
     /// `None` to forward it.
     fn answer(&self, call: &Call<'_>) -> Option<Reply> {
+        let _ = call;
+        None
+    }
+
+    /// A changed request to forward instead of `call`, with the change to
+    /// make to the store's answer (asked after [`Tamper::answer`] declined;
+    /// [`Tamper::rewrite`] is then not asked). `None`: forward `call` as it is.
+    fn alter(&self, call: &Call<'_>) -> Option<Altered> {
         let _ = call;
         None
     }
@@ -449,14 +485,29 @@ async fn handle(
         knobs.record(&operation, arrived, Fate::Canned);
         return respond(reply);
     }
-    match forward(knobs, parts, body.clone()).await {
+    let altered = tamper.as_ref().and_then(|t| t.alter(&call));
+    let (parts, forwarded, rewrite_answer) = match altered {
+        Some(Altered { body, answer }) => {
+            let mut parts = parts;
+            parts
+                .headers
+                .insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+            (parts, body, Some(answer))
+        }
+        None => (parts, body.clone(), None),
+    };
+    match forward(knobs, parts, forwarded).await {
         Ok(_) if matches!(fault, Some(FaultReply::DropAnswer)) => {
             knobs.record(&operation, arrived, Fate::AnswerDropped);
             lose_answer.notify_one();
             std::future::pending().await
         }
         Ok(mut reply) => {
-            if let Some(rewritten) = tamper.as_ref().and_then(|t| t.rewrite(&call, &reply)) {
+            let rewritten = match rewrite_answer {
+                Some(answer) => answer(&reply),
+                None => tamper.as_ref().and_then(|t| t.rewrite(&call, &reply)),
+            };
+            if let Some(rewritten) = rewritten {
                 // The store's checksum was of the store's body.
                 reply.headers.remove("x-amz-crc32");
                 reply.body = rewritten;

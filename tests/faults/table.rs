@@ -4,10 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_dynamodb::{
-    Client,
-    config::{BehaviorVersion, Credentials, Region},
-};
+use music_testkit::dynamodb;
 
 /// `(artist, song title)` → album title, for every item of `table`.
 pub(crate) type Songs = BTreeMap<(String, String), Option<String>>;
@@ -15,14 +12,7 @@ pub(crate) type Songs = BTreeMap<(String, String), Option<String>>;
 /// Every item of `table` at `endpoint`, by a full (paginated, strongly
 /// consistent) Scan.
 pub(crate) async fn scan(endpoint: &str, table: &str) -> Songs {
-    let config = aws_sdk_dynamodb::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        // DynamoDB Local (-sharedDb) and dynoxide check no signature.
-        .credentials_provider(Credentials::new("test", "test", None, None, "faults"))
-        .endpoint_url(endpoint)
-        .build();
-    let client = Client::from_conf(config);
+    let client = dynamodb::client(endpoint);
     let mut songs = Songs::new();
     let mut start = None;
     loop {

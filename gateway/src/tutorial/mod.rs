@@ -1,7 +1,10 @@
 //! The tutorial's routes (`/{stage}/DemoResourceMusic/…`): the route table
 //! (`routes`), where each parameter comes from (`params`: header › query ›
 //! JSON body), and the six calls, answered as the tutorial's Lambda functions
-//! answer (a JSON string, or the item in DynamoDB JSON).
+//! answer (a JSON string, or the item in DynamoDB JSON) — with the Lambda
+//! proxy integration, or combined with its status into one 200 answer as
+//! the non-proxy integration shows it (`--integration non-proxy`) — each
+//! step in the execution log.
 
 pub mod params;
 pub mod routes;
@@ -25,18 +28,44 @@ use self::{
 use crate::{
     body::read_body,
     error::{self, ApiError, ErrorMode},
-    request::{TraceContext, X_REQUEST_ID, bounded},
+    execution::{Execution, ExecutionLog},
+    facts::IntegrationFacts,
+    request::bounded,
     state::Gateway,
     upstream::CallContext,
 };
 
 /// What the tutorial's routes need: the shared state, the route table of the
-/// stage, and how DynamoDB's refusals are answered.
+/// stage, how DynamoDB's refusals are answered, the integration's answer
+/// shape, and the execution log.
 #[derive(Debug, Clone)]
 pub struct Tutorial {
     pub gateway: Gateway,
     pub routes: RouteTable,
     pub error_mode: ErrorMode,
+    pub integration: Integration,
+    pub execution: ExecutionLog,
+}
+
+/// How the Lambda functions' answers reach the client, as API Gateway's two
+/// Lambda integrations pass them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Integration {
+    /// The function's status is the answer's status, its body the answer's body.
+    #[default]
+    Proxy,
+    /// Every answer is 200 with the function's status and body combined:
+    /// `{"statusCode": 200, "body": "\"Table created\""}`.
+    NonProxy,
+}
+
+/// The non-proxy integration's body: the function's return value as
+/// `json.dumps` wrote it.
+#[derive(Serialize)]
+struct Combined<'a> {
+    #[serde(rename = "statusCode")]
+    status_code: u16,
+    body: &'a str,
 }
 
 impl From<ParamError> for ApiError {
@@ -87,30 +116,64 @@ pub async fn dispatch(State(tutorial): State<Arc<Tutorial>>, request: Request) -
         Ok(bytes) => bytes,
         Err(refusal) => return refusal.into_response(),
     };
-    let context = CallContext {
-        request_id: parts
-            .headers
-            .get(X_REQUEST_ID)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("-")
-            .to_owned(),
-        traceparent: parts
-            .extensions
-            .get::<TraceContext>()
-            .map(|t| t.traceparent.clone())
-            .unwrap_or_default(),
-        deadline: arrived + tutorial.gateway.timeout,
-    };
+    let context = CallContext::of_request(&parts, arrived + tutorial.gateway.timeout);
+    let exec = tutorial.execution.start(&context.request_id, arrived);
+    exec.method_request(
+        &parts.method,
+        parts.uri.path(),
+        &parts.headers,
+        parts.uri.query(),
+        &body,
+    );
     let params = Params::new(&parts.headers, parts.uri.query(), &body);
-    match handle(&tutorial, call, &params, &context).await {
-        Ok(body) => (
-            StatusCode::OK,
-            [(http::header::CONTENT_TYPE, "application/json")],
-            body,
-        )
-            .into_response(),
-        Err(refusal) => refusal.into_response(),
-    }
+    let called = Instant::now();
+    let answer = handle(&tutorial, call, &params, &context, &exec).await;
+    let facts = IntegrationFacts {
+        latency: called.elapsed(),
+        status: match &answer {
+            Ok(_) => 200,
+            Err(refusal) => refusal.status.as_u16(),
+        },
+    };
+    let answer = match (tutorial.integration, answer) {
+        (Integration::Proxy, Ok(body)) => Ok(body),
+        (Integration::Proxy, Err(refusal)) => Err(refusal),
+        (Integration::NonProxy, answer) => {
+            let (status, body) = match &answer {
+                Ok(body) => (StatusCode::OK, body.as_str()),
+                Err(refusal) => (refusal.status, refusal.body.as_str()),
+            };
+            Ok(crate::pyjson::dumps(&Combined {
+                status_code: status.as_u16(),
+                body,
+            }))
+        }
+    };
+    let mut response = match answer {
+        Ok(body) => {
+            if exec.is_on() {
+                exec.method_response(StatusCode::OK, &http::HeaderMap::new(), body.as_bytes());
+            }
+            (
+                StatusCode::OK,
+                [(http::header::CONTENT_TYPE, "application/json")],
+                body,
+            )
+                .into_response()
+        }
+        Err(refusal) => {
+            if exec.is_on() {
+                exec.method_response(
+                    refusal.status,
+                    &http::HeaderMap::new(),
+                    refusal.body.as_bytes(),
+                );
+            }
+            refusal.into_response()
+        }
+    };
+    response.extensions_mut().insert(facts);
+    response
 }
 
 /// An item as boto3's `get_item` returns it: DynamoDB JSON, key first.
@@ -146,8 +209,9 @@ pub async fn handle(
     call: Call,
     params: &Params<'_>,
     context: &CallContext,
+    exec: &Execution<'_>,
 ) -> Result<String, ApiError> {
-    match run(&tutorial.gateway, call, params, context).await {
+    match run(&tutorial.gateway, call, params, context, exec).await {
         Ok(body) => Ok(body),
         Err(CallError::Param(error)) => Err(error.into()),
         Err(CallError::Upstream(status)) => {
@@ -176,6 +240,18 @@ impl From<Status> for CallError {
     }
 }
 
+/// One call to the service: the message sent (and logged), the answer
+/// received (and logged), its message or failure.
+macro_rules! call {
+    ($exec:expr, $context:expr, $client:ident . $method:ident, $rpc:literal, $sent:literal, $received:literal, $message:expr) => {{
+        let message = $message;
+        $exec.endpoint_request($rpc, $sent, &message);
+        let answer = $client.$method($context.request(message)).await;
+        $exec.endpoint_response($received, &answer);
+        answer?.into_inner()
+    }};
+}
+
 /// One call's parameters, its request to the service, and its success body.
 /// The call is bounded by the request's deadline, sent as `grpc-timeout`: a
 /// remote service's channel enforces it on the client side (tonic's
@@ -185,6 +261,7 @@ async fn run(
     call: Call,
     params: &Params<'_>,
     context: &CallContext,
+    exec: &Execution<'_>,
 ) -> Result<String, CallError> {
     use Param::{AlbumTitle, Artist, SongTitle, Table};
     let mut tables = gateway.upstream.tables.clone();
@@ -193,18 +270,31 @@ async fn run(
     match call {
         Call::CreateTable => {
             let [table_name] = params.require([Table], Wording::Table)?;
-            let request = context.request(pb::CreateTableRequest {
-                table_name,
-                provisioned_throughput: None,
-            });
-            tables.create_table(request).await?;
+            call!(
+                exec,
+                context,
+                tables.create_table,
+                "music.v1.TableService/CreateTable",
+                "music.v1.CreateTableRequest",
+                "music.v1.Table",
+                pb::CreateTableRequest {
+                    table_name,
+                    provisioned_throughput: None,
+                }
+            );
             done("Table created")
         }
         Call::DeleteTable => {
             let [table_name] = params.require([Table], Wording::Table)?;
-            tables
-                .delete_table(context.request(pb::DeleteTableRequest { table_name }))
-                .await?;
+            call!(
+                exec,
+                context,
+                tables.delete_table,
+                "music.v1.TableService/DeleteTable",
+                "music.v1.DeleteTableRequest",
+                "music.v1.DeleteTableResponse",
+                pb::DeleteTableRequest { table_name }
+            );
             done("Table deleted")
         }
         Call::PutItem => {
@@ -216,49 +306,76 @@ async fn run(
                 album_title: Some(album_title),
                 ..Default::default()
             };
-            items
-                .put_item(context.request(pb::PutItemRequest {
+            call!(
+                exec,
+                context,
+                items.put_item,
+                "music.v1.ItemService/PutItem",
+                "music.v1.PutItemRequest",
+                "music.v1.PutItemResponse",
+                pb::PutItemRequest {
                     table_name,
                     song: Some(song),
                     ..Default::default()
-                }))
-                .await?;
+                }
+            );
             done("Item added")
         }
         Call::UpdateItem => {
             let [table_name, artist, song_title, album_title] =
                 params.require([Table, Artist, SongTitle, AlbumTitle], Wording::Item)?;
-            let request = context.request(pb::UpdateItemRequest {
-                table_name,
-                artist,
-                song_title,
-                album_title,
-                ..Default::default()
-            });
-            items.update_item(request).await?;
+            call!(
+                exec,
+                context,
+                items.update_item,
+                "music.v1.ItemService/UpdateItem",
+                "music.v1.UpdateItemRequest",
+                "music.v1.Song",
+                pb::UpdateItemRequest {
+                    table_name,
+                    artist,
+                    song_title,
+                    album_title,
+                    ..Default::default()
+                }
+            );
             done("Item updated")
         }
         Call::GetItem => {
             let [table_name, artist, song_title] =
                 params.require([Table, Artist, SongTitle], Wording::Item)?;
-            let request = context.request(pb::GetItemRequest {
-                table_name,
-                artist,
-                song_title,
-            });
-            let song = items.get_item(request).await?.into_inner();
+            let song = call!(
+                exec,
+                context,
+                items.get_item,
+                "music.v1.ItemService/GetItem",
+                "music.v1.GetItemRequest",
+                "music.v1.Song",
+                pb::GetItemRequest {
+                    table_name,
+                    artist,
+                    song_title,
+                }
+            );
             Ok(item_json(&song))
         }
         Call::DeleteItem => {
             let [table_name, artist, song_title] =
                 params.require([Table, Artist, SongTitle], Wording::Item)?;
-            let request = context.request(pb::DeleteItemRequest {
-                table_name,
-                artist,
-                song_title,
-                ..Default::default()
-            });
-            items.delete_item(request).await?;
+            call!(
+                exec,
+                context,
+                items.delete_item,
+                "music.v1.ItemService/DeleteItem",
+                "music.v1.DeleteItemRequest",
+                "music.v1.DeleteItemResponse",
+                pb::DeleteItemRequest {
+                    table_name,
+                    artist,
+                    song_title,
+                    ..Default::default()
+                }
+            );
             done("Item deleted")
         }
     }

@@ -1,4 +1,5 @@
-//! The gRPC side of the service: one file per service (`table`, `item`), the
+//! The gRPC side of the service: one file per service (`table`, `item`,
+//! `usage`, the gateways' usage counters), the
 //! protobuf ↔ domain conversions (`convert`), and the layers every RPC passes
 //! through, served or called in-process alike: `observe` (span, deadline,
 //! metrics, one log line) around `shed` (the in-flight limit).
@@ -8,9 +9,11 @@ pub mod item;
 pub mod observe;
 pub mod shed;
 pub mod table;
+pub mod usage;
 
 pub use item::ItemApi;
 pub use table::TableApi;
+pub use usage::UsageApi;
 
 /// The music.v1 RPCs, as gRPC names them (metric and log labels).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr, strum::EnumString)]
@@ -27,6 +30,7 @@ pub enum Method {
     StreamSongs,
     BatchGetSongs,
     BatchWriteSongs,
+    AddUsage,
 }
 
 impl Method {
@@ -34,7 +38,10 @@ impl Method {
     /// `None` for health, reflection and anything else.
     pub fn of_path(path: &str) -> Option<Self> {
         let (service, method) = path.strip_prefix('/')?.split_once('/')?;
-        if !matches!(service, "music.v1.TableService" | "music.v1.ItemService") {
+        if !matches!(
+            service,
+            "music.v1.TableService" | "music.v1.ItemService" | "music.v1.UsageService"
+        ) {
             return None;
         }
         method.parse().ok()
@@ -99,6 +106,10 @@ mod tests {
         assert_eq!(
             Method::of_path("/music.v1.TableService/CreateTable"),
             Some(Method::CreateTable)
+        );
+        assert_eq!(
+            Method::of_path("/music.v1.UsageService/AddUsage"),
+            Some(Method::AddUsage)
         );
         for other in [
             "/grpc.health.v1.Health/Check",

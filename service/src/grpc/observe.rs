@@ -145,12 +145,23 @@ impl Rpc {
         }
         let elapsed = self.started.elapsed();
         let (method, code) = (self.method.as_str(), code_name(code));
+        // Gateways flush their usage counts every second: a successful
+        // flush is routine (metrics count it), not a log line.
+        let routine = self.method == Method::AddUsage && code == "OK";
         self.span.in_scope(|| {
-            tracing::info!(
-                code,
-                elapsed_ms = elapsed.as_secs_f64() * 1000.0,
-                "rpc finished"
-            );
+            if routine {
+                tracing::debug!(
+                    code,
+                    elapsed_ms = elapsed.as_secs_f64() * 1000.0,
+                    "rpc finished"
+                );
+            } else {
+                tracing::info!(
+                    code,
+                    elapsed_ms = elapsed.as_secs_f64() * 1000.0,
+                    "rpc finished"
+                );
+            }
         });
         metrics::counter!(crate::metrics::GRPC_REQUESTS, "method" => method, "code" => code)
             .increment(1);

@@ -19,6 +19,7 @@ use tokio::time::Instant;
 
 mod batch;
 mod songs;
+pub mod usage;
 
 use crate::domain::{
     ALBUM_TITLE, ARTIST, Precondition, SONG_TITLE, Song, SongKey, TableName, TablePage, Throughput,

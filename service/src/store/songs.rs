@@ -52,8 +52,9 @@ impl Store {
                 _ => break,
             }
         }
-        let more = songs.len() > limit;
-        songs.truncate(limit);
+        let keep = limit.min(within_page_bytes(&songs));
+        let more = songs.len() > keep;
+        songs.truncate(keep);
         Ok((songs, more))
     }
 
@@ -141,10 +142,51 @@ impl Reader {
     }
 }
 
+/// The most bytes of songs one ListSongs page carries: a page of 1,000 songs
+/// of 400 KB would be a 400 MB message, far over the 4 MiB gRPC limit. A page
+/// may then be shorter than asked (AIP-158 allows it), never empty.
+const MAX_PAGE_BYTES: usize = 3 * 1024 * 1024;
+
+/// How many of `songs`, from the first, fit in [`MAX_PAGE_BYTES`] (at least one).
+fn within_page_bytes(songs: &[Song]) -> usize {
+    let mut total = 0;
+    for (n, song) in songs.iter().enumerate() {
+        total += song.key.artist().len()
+            + song.key.song_title().len()
+            + song.album_title.as_ref().map_or(0, String::len);
+        if total > MAX_PAGE_BYTES {
+            return n.max(1);
+        }
+    }
+    songs.len()
+}
+
 /// The ExclusiveStartKey that resumes after `title` within `artist`.
 fn start_key(artist: &str, title: &str) -> Key {
     HashMap::from([
         (ARTIST.to_owned(), AttributeValue::S(artist.to_owned())),
         (SONG_TITLE.to_owned(), AttributeValue::S(title.to_owned())),
     ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::SongKey;
+
+    fn song(album_bytes: usize) -> Song {
+        Song {
+            key: SongKey::from_stored("a".into(), "t".into()),
+            album_title: Some("x".repeat(album_bytes)),
+        }
+    }
+
+    #[test]
+    fn a_page_of_large_songs_stays_under_the_message_limit_but_never_empty() {
+        let songs: Vec<Song> = (0..20).map(|_| song(400 * 1024)).collect();
+        assert_eq!(within_page_bytes(&songs), 7);
+        assert_eq!(within_page_bytes(&[song(MAX_PAGE_BYTES * 2)]), 1);
+        let small: Vec<Song> = (0..1000).map(|_| song(10)).collect();
+        assert_eq!(within_page_bytes(&small), 1000);
+    }
 }

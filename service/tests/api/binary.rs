@@ -1,12 +1,9 @@
 //! The `music-service` binary as users meet it: started as a process, called
 //! with the real grpcurl through reflection (no proto files), stopped by SIGTERM.
 
-use std::{
-    process::{Command, Stdio},
-    time::Duration,
-};
+use std::time::Duration;
 
-use music_testkit::{Program, env::is_ci};
+use music_testkit::{Program, grpcurl};
 
 use crate::helpers::unique_table;
 
@@ -41,42 +38,17 @@ async fn terminate(service: &mut Program) -> std::process::ExitStatus {
         .expect("music-service exits within 10 s of SIGTERM")
 }
 
-/// The grpcurl binary: `$GRPCURL`, else `grpcurl` on PATH. Required under CI=true.
-fn grpcurl() -> Option<String> {
-    let candidate = std::env::var("GRPCURL").unwrap_or_else(|_| "grpcurl".into());
-    let works = Command::new(&candidate)
-        .arg("-version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if works {
-        return Some(candidate);
-    }
-    if is_ci() {
-        panic!(
-            "grpcurl not found (set GRPCURL or use scripts/test.sh); under CI=true it is required"
-        );
-    }
-    eprintln!("note: grpcurl not found; skipping (scripts/test.sh installs it)");
-    None
-}
-
+/// grpcurl's success, stdout and stderr.
 fn run_grpcurl(grpcurl: &str, args: &[&str]) -> (bool, String, String) {
-    let output = Command::new(grpcurl)
-        .args(args)
-        .output()
-        .expect("grpcurl runs");
-    (
-        output.status.success(),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
+    let run = grpcurl::run(grpcurl, args);
+    (run.ok, run.stdout, run.stderr)
 }
 
 #[tokio::test]
 async fn grpcurl_lists_the_services_through_reflection() {
-    let Some(grpcurl) = grpcurl() else { return };
+    let Some(grpcurl) = grpcurl::find() else {
+        return;
+    };
     let service = start().await;
     let addr = service.addr("grpc").to_string();
     let (ok, out, err) = run_grpcurl(&grpcurl, &["-plaintext", &addr, "list"]);
@@ -98,7 +70,9 @@ async fn grpcurl_lists_the_services_through_reflection() {
 
 #[tokio::test]
 async fn grpcurl_round_trips_a_song() {
-    let Some(grpcurl) = grpcurl() else { return };
+    let Some(grpcurl) = grpcurl::find() else {
+        return;
+    };
     let service = start().await;
     let addr = service.addr("grpc").to_string();
     let table = unique_table("Grpcurl");
@@ -147,7 +121,17 @@ async fn grpcurl_round_trips_a_song() {
         ],
     );
     assert!(ok, "GetItem: {err}");
-    let song: serde_json::Value = serde_json::from_str(&out).expect("grpcurl prints JSON");
+    let mut song: serde_json::Value = serde_json::from_str(&out).expect("grpcurl prints JSON");
+    // Every song read carries its etag (32 hex characters, from its content).
+    let etag = song
+        .as_object_mut()
+        .and_then(|fields| fields.remove("etag"))
+        .unwrap_or_default();
+    assert!(
+        etag.as_str()
+            .is_some_and(|e| e.len() == 32 && e.bytes().all(|b| b.is_ascii_hexdigit())),
+        "an etag: {etag}"
+    );
     assert_eq!(
         song,
         serde_json::json!({"artist": "No One You Know", "songTitle": "Call Me Today", "albumTitle": "Somewhat Famous"})
@@ -182,7 +166,9 @@ async fn grpcurl_round_trips_a_song() {
 
 #[tokio::test]
 async fn grpcurl_health_check_says_serving() {
-    let Some(grpcurl) = grpcurl() else { return };
+    let Some(grpcurl) = grpcurl::find() else {
+        return;
+    };
     let service = start().await;
     let addr = service.addr("grpc").to_string();
     for name in ["", "music.v1.TableService", "music.v1.ItemService"] {

@@ -1,10 +1,5 @@
 //! `TestApp`: a music-service on 127.0.0.1:0 over one backend, with clients.
 
-use std::{
-    sync::atomic::{AtomicU32, Ordering},
-    time::{SystemTime, UNIX_EPOCH},
-};
-
 use music_api::pb::{
     self, item_service_client::ItemServiceClient, table_service_client::TableServiceClient,
 };
@@ -38,18 +33,7 @@ pub(crate) fn backends() -> Vec<Backend> {
 }
 
 /// A table name no other test (or earlier run against a shared store) uses.
-pub(crate) fn unique_table(prefix: &str) -> String {
-    static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    format!(
-        "{prefix}-{}-{nanos}-{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    )
-}
+pub(crate) use music_testkit::names::unique_table;
 
 /// A running service with clients.
 pub(crate) struct TestApp {
