@@ -7,6 +7,7 @@
 mod ceiling;
 mod cli;
 mod dynamodb_local;
+mod edge;
 mod error;
 mod grpc_load;
 mod paced;

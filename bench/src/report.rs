@@ -248,6 +248,38 @@ impl Report {
             S::DdbDirect,
             0.60,
         ));
+        // CPU per request of one route against another on the same stack.
+        let cpu = |what: &str, ours: S, base: S, limit: f64| {
+            let value = self
+                .cell(ours)
+                .and_then(|c| c.cpu_per_request)
+                .zip(self.cell(base).and_then(|c| c.cpu_per_request))
+                .map(|(a, b)| a.as_secs_f64() / b.as_secs_f64().max(1e-12));
+            Ratio {
+                what: format!("{what}: {} / {} CPU per request", ours.name(), base.name()),
+                value: value.map_or("n/a".into(), |v| format!("{:.0} %", v * 100.0)),
+                target: format!("≤ {:.0} %", limit * 100.0),
+                met: value.map(|v| v <= limit),
+            }
+        };
+        ratios.push(cpu(
+            "/v1 vs the tutorial route",
+            S::RestV1InProcess,
+            S::RestInProcess,
+            1.10,
+        ));
+        ratios.push(cpu(
+            "/v1 vs the tutorial route",
+            S::RestV1TwoProcess,
+            S::RestTwoProcess,
+            1.10,
+        ));
+        ratios.push(cpu(
+            "edge on (20 statements, 1,000 keys) vs off",
+            S::RestTwoProcessEdge,
+            S::RestTwoProcess,
+            1.05,
+        ));
         for scenario in ScenarioId::ALL.into_iter().filter(|s| s.is_ours()) {
             let Some(cell) = self.cell(scenario) else {
                 continue;

@@ -23,7 +23,7 @@ use music_testkit::{
 
 use crate::{
     cli::Settings,
-    dynamodb_local,
+    dynamodb_local, edge,
     error::BenchError,
     grpc_load,
     report::{self, Cell, ProcessRow, Report, Row},
@@ -344,6 +344,14 @@ impl Bench {
                 ScenarioId::GrpcDdb,
             ),
         };
+        // The /v1 and edge variants run on the embedded store only.
+        let embedded = store == Store::Embedded;
+        let v1_inproc = (embedded && self.selected(ScenarioId::RestV1InProcess))
+            .then_some(ScenarioId::RestV1InProcess);
+        let v1_2proc = (embedded && self.selected(ScenarioId::RestV1TwoProcess))
+            .then_some(ScenarioId::RestV1TwoProcess);
+        let edge_2proc = (embedded && self.selected(ScenarioId::RestTwoProcessEdge))
+            .then_some(ScenarioId::RestTwoProcessEdge);
         let store_args: Vec<String> = match local {
             None => vec!["--in-memory".into()],
             Some(local) => vec![
@@ -354,7 +362,10 @@ impl Bench {
             ],
         };
 
-        if self.selected(rest_inproc) || write_mix.is_some_and(|w| self.selected(w)) {
+        if self.selected(rest_inproc)
+            || v1_inproc.is_some()
+            || write_mix.is_some_and(|w| self.selected(w))
+        {
             let mut args: Vec<String> = [
                 "--listen",
                 "127.0.0.1:0",
@@ -392,6 +403,13 @@ impl Bench {
                     )
                     .await;
             }
+            if let Some(v1) = v1_inproc
+                && measured.is_ok()
+            {
+                measured = self
+                    .measure(&mut stack, v1, Load::Http(http, Shape::RestV1GetItem))
+                    .await;
+            }
             if let Some(write_mix) = write_mix.filter(|w| self.selected(*w))
                 && measured.is_ok()
             {
@@ -403,7 +421,11 @@ impl Bench {
             measured?;
         }
 
-        if self.selected(rest_2proc) || self.selected(grpc) {
+        if self.selected(rest_2proc)
+            || self.selected(grpc)
+            || v1_2proc.is_some()
+            || edge_2proc.is_some()
+        {
             let mut args: Vec<String> =
                 ["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"]
                     .map(String::from)
@@ -452,15 +474,76 @@ impl Bench {
                     .measure(&mut stack, rest_2proc, Load::Http(http, Shape::RestGetItem))
                     .await;
             }
+            if let Some(v1) = v1_2proc
+                && measured.is_ok()
+            {
+                measured = self
+                    .measure(&mut stack, v1, Load::Http(http, Shape::RestV1GetItem))
+                    .await;
+            }
             if self.selected(grpc) && measured.is_ok() {
                 measured = self
                     .measure(&mut stack, grpc, Load::Grpc(service_grpc))
                     .await;
             }
+            if let Some(edge) = edge_2proc
+                && measured.is_ok()
+            {
+                measured = self.edge(edge, &upstream, stack.programs[0].pid()).await;
+            }
             self.processes.extend(stack.stop().await);
             measured?;
         }
         Ok(())
+    }
+
+    /// The edge scenario: a second pure gateway on the same service, with a
+    /// 20-statement resource policy and 1,000 API keys; CPU per request is
+    /// the service's and this gateway's, as for `rest-2proc`.
+    async fn edge(
+        &mut self,
+        scenario: ScenarioId,
+        upstream: &str,
+        service_pid: u32,
+    ) -> Result<(), BenchError> {
+        let files = tempfile::Builder::new()
+            .prefix("music-bench-edge-")
+            .tempdir()?;
+        let mut args: Vec<String> = [
+            "--listen",
+            "127.0.0.1:0",
+            "--admin-listen",
+            "127.0.0.1:0",
+            "--upstream",
+            upstream,
+        ]
+        .map(String::from)
+        .to_vec();
+        args.extend(edge::write_files(files.path())?);
+        let mut gateway = self
+            .program(
+                "music-gateway",
+                "music-gateway (--upstream, edge on)",
+                &self.binaries.pure_gateway,
+            )
+            .args(&args)
+            .listening(2)
+            .start()
+            .await?;
+        let http = gateway.addr("http");
+        await_ready(&mut gateway, http, "/readyz").await?;
+        let mut stack = Stack::new("two processes, embedded, edge on", vec![gateway]);
+        stack.settle().await;
+        let pids = [service_pid, stack.programs[0].pid()];
+        let sampler = Peak::start(stack.pids(), RSS_EVERY, sample::rss_kib);
+        let measured = self
+            .measure_all(scenario, Load::Http(http, Shape::RestGetItemWithKey), &pids)
+            .await;
+        for (peak, sampled) in stack.peak_kib.iter_mut().zip(sampler.stop().await) {
+            *peak = (*peak).max(sampled.unwrap_or(0));
+        }
+        self.processes.extend(stack.stop().await);
+        measured
     }
 
     /// Every concurrency of `scenario` on `stack`, its peak RSS kept.

@@ -10,6 +10,9 @@ pub(crate) const SONG_TITLE: &str = "Call Me Today";
 pub(crate) const ALBUM_TITLE: &str = "Somewhat Famous";
 /// The tutorial's item path (stage `Test`, the gateway's default).
 pub(crate) const ITEM_PATH: &str = "/Test/DemoResourceMusic/DemoResourceMusicItem";
+/// The same song as a `/v1` resource (GetItem's `google.api.http` path).
+pub(crate) const V1_ITEM_PATH: &str =
+    "/v1/tables/Music/artists/No%20One%20You%20Know/songs/Call%20Me%20Today";
 
 /// Where the songs are kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,11 +40,21 @@ pub(crate) enum ScenarioId {
     /// REST GetItem through the gateway with the service in its process, embedded store.
     #[value(name = "rest-inproc")]
     RestInProcess,
+    /// The same GetItem as `/v1` REST (transcoded from `google.api.http`), in-process.
+    #[value(name = "rest-v1-inproc")]
+    RestV1InProcess,
     /// PutItem/UpdateItem/DeleteItem in turn through the in-process gateway, embedded store.
     WriteMix,
     /// REST GetItem through a pure gateway (`--upstream`) to a service process, embedded store.
     #[value(name = "rest-2proc")]
     RestTwoProcess,
+    /// `/v1` GetItem through the pure gateway to the service process.
+    #[value(name = "rest-v1-2proc")]
+    RestV1TwoProcess,
+    /// REST GetItem through a pure gateway with the edge on: a 20-statement
+    /// resource policy and 1,000 API keys, each request carrying one.
+    #[value(name = "rest-2proc-edge")]
+    RestTwoProcessEdge,
     /// gRPC GetItem straight to the service process, embedded store.
     Grpc,
     /// GetItem as DynamoDB's JSON protocol straight to DynamoDB Local: the store's own limit.
@@ -57,11 +70,14 @@ pub(crate) enum ScenarioId {
 }
 
 impl ScenarioId {
-    pub(crate) const ALL: [Self; 9] = [
+    pub(crate) const ALL: [Self; 12] = [
         Self::Ceiling,
         Self::RestInProcess,
+        Self::RestV1InProcess,
         Self::WriteMix,
         Self::RestTwoProcess,
+        Self::RestV1TwoProcess,
+        Self::RestTwoProcessEdge,
         Self::Grpc,
         Self::DdbDirect,
         Self::RestInProcessDdb,
@@ -73,8 +89,11 @@ impl ScenarioId {
         match self {
             Self::Ceiling => "ceiling",
             Self::RestInProcess => "rest-inproc",
+            Self::RestV1InProcess => "rest-v1-inproc",
             Self::WriteMix => "write-mix",
             Self::RestTwoProcess => "rest-2proc",
+            Self::RestV1TwoProcess => "rest-v1-2proc",
+            Self::RestTwoProcessEdge => "rest-2proc-edge",
             Self::Grpc => "grpc",
             Self::DdbDirect => "ddb-direct",
             Self::RestInProcessDdb => "rest-inproc-ddb",
@@ -87,9 +106,13 @@ impl ScenarioId {
     pub(crate) fn store(self) -> Option<Store> {
         match self {
             Self::Ceiling => None,
-            Self::RestInProcess | Self::WriteMix | Self::RestTwoProcess | Self::Grpc => {
-                Some(Store::Embedded)
-            }
+            Self::RestInProcess
+            | Self::RestV1InProcess
+            | Self::WriteMix
+            | Self::RestTwoProcess
+            | Self::RestV1TwoProcess
+            | Self::RestTwoProcessEdge
+            | Self::Grpc => Some(Store::Embedded),
             Self::DdbDirect | Self::RestInProcessDdb | Self::RestTwoProcessDdb | Self::GrpcDdb => {
                 Some(Store::DynamoDbLocal)
             }
@@ -101,8 +124,11 @@ impl ScenarioId {
         match self {
             Self::Ceiling => "wrk → axum handler",
             Self::RestInProcess | Self::RestInProcessDdb => "wrk → gateway(+service)",
+            Self::RestV1InProcess => "wrk → gateway(+service), /v1",
             Self::WriteMix => "wrk → gateway(+service), PUT/POST/DELETE",
             Self::RestTwoProcess | Self::RestTwoProcessDdb => "wrk → gateway → service",
+            Self::RestV1TwoProcess => "wrk → gateway → service, /v1",
+            Self::RestTwoProcessEdge => "wrk → gateway(edge) → service",
             Self::Grpc | Self::GrpcDdb => "tonic → service",
             Self::DdbDirect => "wrk → DynamoDB Local",
         }

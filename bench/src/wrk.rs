@@ -16,7 +16,7 @@ use tokio::process::Command;
 use crate::{
     error::BenchError,
     report::Cell,
-    scenario::{ALBUM_TITLE, ARTIST, ITEM_PATH, SONG_TITLE, TABLE},
+    scenario::{ALBUM_TITLE, ARTIST, ITEM_PATH, SONG_TITLE, TABLE, V1_ITEM_PATH},
 };
 
 /// The `done` hook: one `BENCH {json}` line. Latencies are in microseconds.
@@ -36,6 +36,11 @@ end
 pub(crate) enum Shape {
     /// The tutorial's GetItem: GET on the item path, parameters in headers.
     RestGetItem,
+    /// The same GetItem as `GET /v1/tables/{table}/artists/{artist}/songs/{title}`.
+    RestV1GetItem,
+    /// The tutorial's GetItem with an `x-api-key`, one of the bench's keys
+    /// per connection (so that 1,000 keys are looked up, not one).
+    RestGetItemWithKey,
     /// PUT (PutItem), POST (UpdateItem), DELETE (DeleteItem) in turn, over
     /// 100 songs per wrk thread.
     RestWriteMix,
@@ -45,6 +50,14 @@ pub(crate) enum Shape {
 }
 
 impl Shape {
+    const ALL: [Self; 5] = [
+        Self::RestGetItem,
+        Self::RestV1GetItem,
+        Self::RestGetItemWithKey,
+        Self::RestWriteMix,
+        Self::DynamoDbGetItem,
+    ];
+
     fn script(self) -> String {
         let body = match self {
             Self::RestGetItem => format!(
@@ -56,6 +69,36 @@ wrk.headers["table"] = "{TABLE}"
 wrk.headers["artist"] = "{ARTIST}"
 wrk.headers["songtitle"] = "{SONG_TITLE}"
 "#
+            ),
+            Self::RestV1GetItem => format!(
+                r#"
+wrk.method = "GET"
+wrk.path = "{V1_ITEM_PATH}"
+"#
+            ),
+            Self::RestGetItemWithKey => format!(
+                r#"
+local threads = 0
+function setup(thread)
+  thread:set("id", threads)
+  threads = threads + 1
+end
+
+local n = 0
+function request()
+  n = n + 1
+  local headers = {{
+    ["content-type"] = "application/json",
+    ["table"] = "{TABLE}",
+    ["artist"] = "{ARTIST}",
+    ["songtitle"] = "{SONG_TITLE}",
+    ["x-api-key"] = "{KEY_PREFIX}" .. tostring((id * 7919 + n) % {KEYS}),
+  }}
+  return wrk.format("GET", "{ITEM_PATH}", headers)
+end
+"#,
+                KEY_PREFIX = crate::edge::KEY_PREFIX,
+                KEYS = crate::edge::KEYS,
             ),
             Self::RestWriteMix => format!(
                 r#"
@@ -148,11 +191,7 @@ impl Wrk {
             )));
         }
         let scripts = tempfile::Builder::new().prefix("music-bench-").tempdir()?;
-        for shape in [
-            Shape::RestGetItem,
-            Shape::RestWriteMix,
-            Shape::DynamoDbGetItem,
-        ] {
+        for shape in Shape::ALL {
             std::fs::write(scripts.path().join(Self::file(shape)), shape.script())?;
         }
         Ok(Self {
@@ -164,6 +203,8 @@ impl Wrk {
     fn file(shape: Shape) -> &'static str {
         match shape {
             Shape::RestGetItem => "rest-get-item.lua",
+            Shape::RestV1GetItem => "rest-v1-get-item.lua",
+            Shape::RestGetItemWithKey => "rest-get-item-with-key.lua",
             Shape::RestWriteMix => "rest-write-mix.lua",
             Shape::DynamoDbGetItem => "dynamodb-get-item.lua",
         }
@@ -251,11 +292,7 @@ mod tests {
 
     #[test]
     fn every_script_prints_the_summary() {
-        for shape in [
-            Shape::RestGetItem,
-            Shape::RestWriteMix,
-            Shape::DynamoDbGetItem,
-        ] {
+        for shape in Shape::ALL {
             assert!(shape.script().contains("BENCH {"), "{shape:?}");
         }
     }
