@@ -18,6 +18,8 @@ use aws_smithy_runtime_api::client::{
 use aws_smithy_types::body::SdkBody;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+mod static_auth;
+
 use crate::{
     embedded::{EmbeddedError, EmbeddedStore},
     settings::{Backend, StoreSettings},
@@ -102,6 +104,11 @@ pub async fn dynamodb_client(
     config = config.stalled_stream_protection(
         aws_sdk_dynamodb::config::StalledStreamProtectionConfig::disabled(),
     );
+    if settings.backend == Backend::Embedded {
+        config = config
+            .push_auth_scheme(static_auth::StaticAuth::new())
+            .auth_scheme_resolver(static_auth::StaticAuthResolver);
+    }
     if settings.backend == Backend::Dynamodb {
         tracing::info!(
             backend = "dynamodb",
