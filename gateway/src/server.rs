@@ -295,7 +295,12 @@ pub async fn run(
             } else {
                 None
             };
-            let upstream = Upstream::connect_lazy(uri.clone(), CONNECT_TIMEOUT, client_tls)?;
+            let upstream = Upstream::connect_lazy(
+                uri.clone(),
+                CONNECT_TIMEOUT,
+                client_tls,
+                usize::from(settings.upstream_connections),
+            )?;
             serve_gateway(upstream, until_stopped()).await?;
             Ok(())
         }

@@ -33,6 +33,12 @@ pub struct GatewaySettings {
     #[arg(long, env = "MUSIC_GATEWAY_UPSTREAM")]
     pub upstream: Option<http::Uri>,
 
+    /// HTTP/2 connections to the --upstream, requests taken by each in turn
+    /// (default: one per core of this machine).
+    #[arg(long, env = "MUSIC_GATEWAY_UPSTREAM_CONNECTIONS", default_value_t = default_upstream_connections(),
+          value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub upstream_connections: u16,
+
     /// Stage prefix of the routes (`/Test/DemoResourceMusic/...`); empty for none.
     #[arg(long, env = "MUSIC_GATEWAY_STAGE", default_value = "Test")]
     pub stage: String,
@@ -154,4 +160,9 @@ pub enum Command {
     /// Prints the OpenAPI 3.1 document of the REST API (the `/v1` routes and
     /// the tutorial's, under --stage), as `GET /openapi.json` serves it, and exits.
     Openapi,
+}
+
+/// One connection to the upstream per core.
+fn default_upstream_connections() -> u16 {
+    std::thread::available_parallelism().map_or(1, |n| u16::try_from(n.get().min(64)).unwrap_or(1))
 }

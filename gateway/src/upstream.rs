@@ -5,6 +5,11 @@
 
 use std::{
     path::Path,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    task::{Context, Poll},
     time::{Duration, Instant},
 };
 
@@ -25,7 +30,11 @@ use tonic::{
 use tonic_health::pb::{
     HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
 };
-use tower::{BoxError, ServiceExt, util::BoxCloneSyncService};
+use tower::{BoxError, Service, ServiceExt, util::BoxCloneSyncService};
+
+use self::direct::Direct;
+
+mod direct;
 
 /// Any gRPC transport: a network channel or the in-process routes.
 pub type Transport = BoxCloneSyncService<Request<Body>, Response<Body>, TransportError>;
@@ -97,23 +106,37 @@ impl Upstream {
         }
     }
 
-    /// A channel to a separate service that connects on first use and
-    /// reconnects by itself, so the gateway starts even while the service is down.
+    /// `connections` HTTP/2 connections to a separate service, taken in
+    /// turn, each connecting on first use and reconnecting by itself, so the
+    /// gateway starts even while the service is down. Plaintext goes through
+    /// hyper's client directly (`direct`), TLS through tonic's `Channel`.
     pub fn connect_lazy(
         uri: http::Uri,
         connect_timeout: Duration,
         tls: Option<ClientTlsConfig>,
+        connections: usize,
     ) -> Result<Self, tonic::transport::Error> {
+        let connections = connections.max(1);
+        if let (None, Some(authority)) = (&tls, uri.authority()) {
+            let direct: Vec<Direct> = (0..connections)
+                .map(|_| Direct::new(authority.clone(), connect_timeout))
+                .collect();
+            return Ok(Self::new(in_turn(direct)));
+        }
         let mut endpoint = Channel::builder(uri)
             .connect_timeout(connect_timeout)
             .tcp_nodelay(true);
         if let Some(tls) = tls {
             endpoint = endpoint.tls_config(tls)?;
         }
-        let channel = endpoint.connect_lazy();
-        Ok(Self::new(BoxCloneSyncService::new(
-            channel.map_err(|e| TransportError(BoxError::from(e))),
-        )))
+        let channels: Vec<_> = (0..connections)
+            .map(|_| {
+                endpoint
+                    .connect_lazy()
+                    .map_err(|e| TransportError(BoxError::from(e)))
+            })
+            .collect();
+        Ok(Self::new(in_turn(channels)))
     }
 
     /// Calls a service's routes directly, with no network in between.
@@ -125,6 +148,68 @@ impl Upstream {
                 |never: std::convert::Infallible| -> TransportError { match never {} },
             ),
         ))
+    }
+}
+
+/// One transport of `connections`: the one itself, or each request on the
+/// next in turn. One HTTP/2 connection is one task on each side, reading
+/// and writing every stream's frames: on a machine with more than one core
+/// it is a queue the others wait behind. (tonic's `balance_list` would do
+/// the same through a load balancer and one more buffer task; in turn is all
+/// that identical connections need.)
+fn in_turn<S>(connections: Vec<S>) -> Transport
+where
+    S: Service<Request<Body>, Response = Response<Body>, Error = TransportError>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send + 'static,
+{
+    match <[S; 1]>::try_from(connections) {
+        Ok([one]) => BoxCloneSyncService::new(one),
+        Err(connections) => BoxCloneSyncService::new(InTurn {
+            connections: connections.into(),
+            next: Arc::default(),
+        }),
+    }
+}
+
+#[derive(Debug)]
+struct InTurn<S> {
+    connections: Arc<[S]>,
+    next: Arc<AtomicUsize>,
+}
+
+impl<S> Clone for InTurn<S> {
+    fn clone(&self) -> Self {
+        Self {
+            connections: Arc::clone(&self.connections),
+            next: Arc::clone(&self.next),
+        }
+    }
+}
+
+impl<S> Service<Request<Body>> for InTurn<S>
+where
+    S: Service<Request<Body>, Response = Response<Body>, Error = TransportError>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response<Body>;
+    type Error = TransportError;
+    type Future = tower::util::Oneshot<S, Request<Body>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        // Each connection's own readiness is awaited in `call`, on the one taken.
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request<Body>) -> Self::Future {
+        let index = self.next.fetch_add(1, Ordering::Relaxed) % self.connections.len();
+        self.connections[index].clone().oneshot(request)
     }
 }
 
