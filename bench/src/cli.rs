@@ -103,6 +103,12 @@ pub(crate) struct Settings {
           value_parser = clap::value_parser!(u32).range(1..=64))]
     pub(crate) grpc_channels: u32,
 
+    /// The pure gateways' `--upstream-connections` (HTTP/2 connections to the
+    /// service); unset, the gateway's default (one per core).
+    #[arg(long, env = "MUSIC_BENCH_UPSTREAM_CONNECTIONS",
+          value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub(crate) upstream_connections: Option<u32>,
+
     /// RUST_LOG of the programs under test. The default keeps only warnings and
     /// the `listening on` lines the benchmark reads, so logging costs little;
     /// `info` measures them with one access-log line per request.

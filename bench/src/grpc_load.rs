@@ -127,5 +127,6 @@ pub(crate) async fn get_item(
         p999: at(0.999),
         errors,
         cpu_per_request: None,
+        cpu_by_process: Vec::new(),
     })
 }

@@ -23,6 +23,9 @@ pub(crate) struct Cell {
     /// CPU time the measured processes (not the load generator) spent per
     /// request: less sensitive to a busy machine than requests/s.
     pub(crate) cpu_per_request: Option<Duration>,
+    /// The same per measured process, in the stack's order (the service,
+    /// then the gateway), when more than one was measured.
+    pub(crate) cpu_by_process: Vec<Duration>,
 }
 
 /// The concurrency the targets are stated at.
@@ -102,7 +105,7 @@ impl Report {
 
         let _ = writeln!(
             out,
-            "| scenario | store | path | conc. | req/s | p50 | p99 | p99.9 | errors | CPU/req |"
+            "| scenario | store | path | conc. | req/s | p50 | p99 | p99.9 | errors | CPU/req (service + gateway) |"
         );
         let _ = writeln!(out, "|---|---|---|--:|--:|--:|--:|--:|--:|--:|");
         for row in &self.rows {
@@ -119,7 +122,7 @@ impl Report {
                 duration(c.p99),
                 duration(c.p999),
                 c.errors,
-                c.cpu_per_request.map_or("-".into(), duration)
+                cpu_cell(c)
             );
         }
 
@@ -248,6 +251,33 @@ impl Report {
             S::DdbDirect,
             0.60,
         ));
+        // The two-process GetItem's CPU, by process, against the ceiling's.
+        let split = self
+            .cell(S::RestTwoProcess)
+            .and_then(|c| <[Duration; 2]>::try_from(c.cpu_by_process.clone()).ok());
+        let ceiling = self.cell(S::Ceiling).and_then(|c| c.cpu_per_request);
+        let times = |what: &str, value: Option<f64>, limit: f64| Ratio {
+            what: what.into(),
+            value: value.map_or("n/a".into(), |v| format!("{v:.1} ×")),
+            target: format!("≤ {limit} ×"),
+            met: value.map(|v| v <= limit),
+        };
+        let over = |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64().max(1e-12);
+        ratios.push(times(
+            "pure gateway's CPU per rest-2proc request / ceiling's CPU per request",
+            split.zip(ceiling).map(|([_, gateway], c)| over(gateway, c)),
+            2.5,
+        ));
+        ratios.push(times(
+            "service's CPU per rest-2proc GetItem (embedded store) / ceiling's CPU per request",
+            split.zip(ceiling).map(|([service, _], c)| over(service, c)),
+            6.0,
+        ));
+        ratios.push(times(
+            "pure gateway's CPU per request / service's, rest-2proc",
+            split.map(|[service, gateway]| over(gateway, service)),
+            0.5,
+        ));
         // CPU per request of one route against another on the same stack.
         let cpu = |what: &str, ours: S, base: S, limit: f64| {
             let value = self
@@ -361,6 +391,18 @@ struct Ratio {
     value: String,
     target: String,
     met: Option<bool>,
+}
+
+/// CPU per request, split by process when more than one was measured.
+fn cpu_cell(cell: &Cell) -> String {
+    match cell.cpu_per_request {
+        None => "-".into(),
+        Some(total) if cell.cpu_by_process.is_empty() => duration(total),
+        Some(total) => {
+            let parts: Vec<String> = cell.cpu_by_process.iter().map(|d| duration(*d)).collect();
+            format!("{} ({})", duration(total), parts.join(" + "))
+        }
+    }
 }
 
 /// A latency: µs below 1 ms, else ms with two decimals, else s.

@@ -289,6 +289,14 @@ pub(crate) async fn run(settings: Settings) -> Result<(), BenchError> {
 }
 
 impl Bench {
+    /// The pure gateway's `--upstream-connections`, when the run sets it.
+    fn upstream_connections(&self) -> Vec<String> {
+        self.settings
+            .upstream_connections
+            .map(|n| vec!["--upstream-connections".into(), n.to_string()])
+            .unwrap_or_default()
+    }
+
     fn selected(&self, scenario: ScenarioId) -> bool {
         self.scenarios.contains(&scenario)
     }
@@ -440,7 +448,7 @@ impl Bench {
             let (service_grpc, admin) = (service.addr("grpc"), service.addr("admin"));
             await_ready(&mut service, admin, "/readyz").await?;
             let upstream = format!("http://{service_grpc}");
-            let args = [
+            let mut args: Vec<String> = [
                 "--listen",
                 "127.0.0.1:0",
                 "--admin-listen",
@@ -448,7 +456,9 @@ impl Bench {
                 "--upstream",
                 &upstream,
             ]
-            .map(String::from);
+            .map(String::from)
+            .to_vec();
+            args.extend(self.upstream_connections());
             let mut gateway = self
                 .program(
                     "music-gateway",
@@ -520,6 +530,7 @@ impl Bench {
         .map(String::from)
         .to_vec();
         args.extend(edge::write_files(files.path())?);
+        args.extend(self.upstream_connections());
         let mut gateway = self
             .program(
                 "music-gateway",
@@ -573,13 +584,23 @@ impl Bench {
             if !warmup.is_zero() {
                 self.drive(load, concurrency, warmup).await?;
             }
-            let cpu_before = cpu_time(pids);
+            let cpu_before: Vec<Option<Duration>> =
+                pids.iter().map(|pid| sample::cpu_time(*pid)).collect();
             let mut cell = self.drive(load, concurrency, duration).await?;
-            if let (Some(before), Some(after)) = (cpu_before, cpu_time(pids))
+            let spent: Option<Vec<Duration>> = pids
+                .iter()
+                .zip(&cpu_before)
+                .map(|(pid, before)| Some(sample::cpu_time(*pid)?.saturating_sub((*before)?)))
+                .collect();
+            if let Some(spent) = spent
                 && cell.requests > 0
             {
-                let spent = after.saturating_sub(before).as_secs_f64();
-                cell.cpu_per_request = Some(Duration::from_secs_f64(spent / cell.requests as f64));
+                let per_request =
+                    |d: Duration| Duration::from_secs_f64(d.as_secs_f64() / cell.requests as f64);
+                cell.cpu_per_request = Some(per_request(spent.iter().sum()));
+                if spent.len() > 1 {
+                    cell.cpu_by_process = spent.into_iter().map(per_request).collect();
+                }
             }
             let rss: Vec<String> = pids
                 .iter()
@@ -636,11 +657,6 @@ pub(crate) fn program(name: &str, label: &str, path: &Path, rust_log: &str) -> B
         .env("RUST_LOG", rust_log)
         .start_timeout(START_TIMEOUT)
         .keep_lines(LOG_TAIL)
-}
-
-/// CPU time of all of `pids` so far.
-fn cpu_time(pids: &[u32]) -> Option<Duration> {
-    pids.iter().map(|pid| sample::cpu_time(*pid)).sum()
 }
 
 /// Polls `GET path` until it answers 200 and records exec → that answer.

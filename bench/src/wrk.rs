@@ -271,6 +271,7 @@ impl Wrk {
             p99: Duration::from_micros(summary.p99_us),
             p999: Duration::from_micros(summary.p999_us),
             cpu_per_request: None,
+            cpu_by_process: Vec::new(),
             errors: summary.connect
                 + summary.read
                 + summary.write
