@@ -1,6 +1,9 @@
 //! gRPC load: `concurrency` tasks, each calling GetItem back to back for a
 //! fixed time over a few shared tonic channels (HTTP/2 connections), each
 //! recording its latencies in its own HDR histogram; merged at the end.
+//! Hand-written because no gRPC load tool can be had on this machine: ghz and
+//! grpcurl-based loops are Go (no Go module downloads here), wrk speaks
+//! HTTP/1.1 only, and oha sends no gRPC framing or trailers.
 
 use std::{
     net::SocketAddr,

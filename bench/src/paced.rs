@@ -1,8 +1,13 @@
 //! The soak's load generator: a mixed load (REST through the gateway, gRPC
 //! straight to the service) over a fixed set of songs, sent either closed
 //! loop (each worker back to back: capacity) or open loop (at a constant
-//! rate: the soak). wrk cannot pace and sends one request shape per run, so
+//! rate: the soak). No tool available here does this: wrk cannot pace;
+//! oha (crates.io only, not packaged in Debian) paces with latency
+//! correction, but one request shape per run, HTTP only, and with its
+//! percentiles only at the end of a run, where the soak needs one schedule
+//! mixing REST and gRPC calls and percentiles per window of a long run. So
 //! this is its own small client: hyper's HTTP/1.1 connections and tonic.
+//! (The benchmark's closed-loop HTTP load is wrk's: `wrk.rs`.)
 //!
 //! Open loop works like wrk2: request `i` is due at `start + i / rate`
 //! whatever happened before; a worker takes the next request off the
