@@ -1,5 +1,5 @@
-//! DynamoDB's error precedence, with DynamoDB Local as the arbiter (SPEC §5,
-//! last point): for item calls that are malformed (an empty or over-long key,
+//! DynamoDB's error precedence, with DynamoDB Local as the arbiter (a missing
+//! table is answered before a malformed key or item): for item calls that are malformed (an empty or over-long key,
 //! an item over 400 KB) and aimed at a table that does not exist, the same
 //! request is sent straight to DynamoDB Local with aws-sdk-dynamodb and
 //! through music-service on it; the service's ErrorInfo reason must be
@@ -7,7 +7,7 @@
 //! table name are compared the same way, and on a table that exists: there,
 //! wherever DynamoDB Local refuses, the service refuses alike, and where
 //! DynamoDB Local lets a fault through (a Query on an artist over 2048 bytes
-//! answers an empty page), SPEC §3's own check stands (INVALID_ARGUMENT).
+//! answers an empty page), the service's own key check stands (INVALID_ARGUMENT).
 //!
 //! DynamoDB Local only (skipped with a note without
 //! `MUSIC_TEST_DYNAMODB_ENDPOINT`, except under `CI=true`).
@@ -259,7 +259,7 @@ fn reason(status: &tonic::Status) -> String {
         .map_or_else(|| format!("no ErrorInfo ({status:?})"), |info| info.reason)
 }
 
-/// The gRPC code SPEC §3 maps DynamoDB's error code to (None: OK).
+/// The gRPC code the service answers a DynamoDB error code with (None: OK).
 fn mapped(code: &str) -> Option<Code> {
     match code {
         "OK" => None,
@@ -327,7 +327,7 @@ async fn malformed_item_calls_on_a_missing_table_answer_what_dynamodb_local_answ
         }
     }
     // Where DynamoDB Local refuses, the same code; where it lets a fault
-    // through on a table that exists, SPEC §3's check refuses it.
+    // through on a table that exists, the service's own key check refuses it.
     let agrees = |name: &str, dynamodb: &str, service: &str, code: Option<Code>| {
         if name == "existing table" && dynamodb == "OK" {
             service == "ValidationException" && code == Some(Code::InvalidArgument)
@@ -344,7 +344,7 @@ async fn malformed_item_calls_on_a_missing_table_answer_what_dynamodb_local_answ
         .filter(|(_, _, _, dynamodb, service, _)| dynamodb == "OK" && service != "OK")
         .map(|(name, call, fault, ..)| format!("{call:?} {fault:?} on the {name}"))
         .collect();
-    eprintln!("DynamoDB Local lets through, SPEC §3 refuses: {lenient:?}");
+    eprintln!("DynamoDB Local lets through, the service refuses: {lenient:?}");
     let not_found = rows
         .iter()
         .filter(|(name, .., dynamodb, _, _)| {
