@@ -1,7 +1,8 @@
 //! The data plane (listing, streaming, batches, preconditions) as a caller
 //! meets it: the built `music-service` as a real process on real sockets
-//! (port 0 only), on every store the environment offers (the embedded dynoxide always, DynamoDB Local
-//! when `MUSIC_TEST_DYNAMODB_ENDPOINT` is set; both under `CI=true`), called
+//! (port 0 only), on every store the environment offers (the embedded
+//! dynoxide always, DynamoDB Local when `MUSIC_TEST_DYNAMODB_ENDPOINT` is
+//! set; both under `CI=true`), called
 //! with tonic clients and the real grpcurl, its store calls counted (and
 //! tampered with) by testkit's store proxy where a test needs to see them.
 //!
