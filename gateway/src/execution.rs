@@ -9,10 +9,7 @@
 
 use std::{
     fmt::Write as _,
-    sync::{
-        OnceLock,
-        atomic::{AtomicU64, Ordering},
-    },
+    sync::atomic::{AtomicU64, Ordering},
     time::{Duration, Instant},
 };
 
@@ -45,20 +42,14 @@ pub enum ExecutionLogMode {
 }
 
 /// The execution log's settings.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ExecutionLog {
     pub mode: ExecutionLogMode,
     /// Longest body logged, in bytes (API Gateway cuts at 1 KiB too).
     pub max_body: usize,
-}
-
-impl Default for ExecutionLog {
-    fn default() -> Self {
-        Self {
-            mode: ExecutionLogMode::Off,
-            max_body: 1024,
-        }
-    }
+    /// The descriptors the gRPC messages are written as JSON with: the
+    /// `/v1` routes' pool (a shared handle, not a second decoding).
+    pub messages: DescriptorPool,
 }
 
 impl ExecutionLog {
@@ -127,16 +118,14 @@ pub fn body_text(body: &[u8], max: usize) -> String {
 }
 
 /// The descriptors of music.v1, for writing messages as JSON.
-fn pool() -> Option<&'static DescriptorPool> {
-    static POOL: OnceLock<Option<DescriptorPool>> = OnceLock::new();
-    POOL.get_or_init(|| DescriptorPool::decode(music_api::FILE_DESCRIPTOR_SET).ok())
-        .as_ref()
-}
-
-/// A music.v1 message in proto3 JSON (`message_type`: `music.v1.PutItemRequest`).
-pub fn message_json<M: prost::Message>(message_type: &str, message: &M) -> String {
-    let dynamic = pool()
-        .and_then(|pool| pool.get_message_by_name(message_type))
+/// A message of `pool` in proto3 JSON (`message_type`: `music.v1.PutItemRequest`).
+pub fn message_json<M: prost::Message>(
+    pool: &DescriptorPool,
+    message_type: &str,
+    message: &M,
+) -> String {
+    let dynamic = pool
+        .get_message_by_name(message_type)
         .and_then(|descriptor| {
             DynamicMessage::decode(descriptor, message.encode_to_vec().as_slice()).ok()
         });
@@ -219,7 +208,7 @@ impl Execution<'_> {
             elapsed_ms,
             step_ms,
             rpc,
-            body = %body_text(message_json(message_type, message).as_bytes(), self.log.max_body),
+            body = %body_text(message_json(&self.log.messages, message_type, message).as_bytes(), self.log.max_body),
             "Endpoint request: {rpc}"
         );
     }
@@ -237,7 +226,7 @@ impl Execution<'_> {
         let (code, body) = match answer {
             Ok(response) => (
                 "OK".to_owned(),
-                message_json(message_type, response.get_ref()),
+                message_json(&self.log.messages, message_type, response.get_ref()),
             ),
             Err(status) => (format!("{:?}", status.code()), status_json(status)),
         };
@@ -307,8 +296,13 @@ mod tests {
             }),
             ..Default::default()
         };
-        let json: serde_json::Value =
-            serde_json::from_str(&message_json("music.v1.PutItemRequest", &message)).unwrap();
+        let pool = crate::rest::Descriptors::load(&[]).unwrap();
+        let json: serde_json::Value = serde_json::from_str(&message_json(
+            pool.pool(),
+            "music.v1.PutItemRequest",
+            &message,
+        ))
+        .unwrap();
         assert_eq!(json["tableName"], "Music");
         assert_eq!(json["song"]["songTitle"], "Call Me Today");
     }

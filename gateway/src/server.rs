@@ -210,15 +210,13 @@ pub async fn run(
     let Listeners { http, grpc, admin } = listeners;
     // The /v1 routes and their document, from the descriptors: a rule that
     // cannot be served stops the start here, before anything serves.
-    let rest = Arc::new(Rest::new(
-        &Descriptors::load(&settings.proto_descriptors)?,
-        &RouteTable::new(&settings.stage),
-    )?);
+    let routes = RouteTable::new(&settings.stage);
+    let descriptors = Descriptors::load(&settings.proto_descriptors)?;
+    let rest = Arc::new(Rest::new(&descriptors, &routes)?);
     // The edge and the access log: a policy, usage-plan file or template
     // that does not parse stops the start here too. /v1 requests are named
     // by the REST module's templates.
-    let names =
-        ResourceNames::new(RouteTable::new(&settings.stage)).with_v1(Arc::new(rest.namer()));
+    let names = ResourceNames::new(routes.clone()).with_v1(Arc::new(rest.namer()));
     let edge = Edge::new(&settings.edge, &settings.stage, names)?;
     #[cfg(unix)]
     edge.reload_on_hangup()?;
@@ -232,7 +230,7 @@ pub async fn run(
         stage: settings.stage.as_str().into(),
         api_id: settings.edge.api_id.as_str().into(),
         account_id: settings.edge.account_id.as_str().into(),
-        ..AccessLog::new(RouteTable::new(&settings.stage))
+        ..AccessLog::new(routes.clone())
     };
     let limits = settings.connections.clone();
     let grace = settings.shutdown_grace;
@@ -242,12 +240,13 @@ pub async fn run(
                 upstream: upstream.clone(),
                 timeout: settings.timeout,
             },
-            routes: RouteTable::new(&settings.stage),
+            routes: routes.clone(),
             error_mode: settings.errors,
             integration: settings.integration,
             execution: ExecutionLog {
                 mode: settings.execution_log,
                 max_body: settings.execution_log_max_body,
+                messages: descriptors.pool().clone(),
             },
         };
         let usage = edge.attach(&upstream);
