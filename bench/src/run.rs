@@ -448,29 +448,10 @@ impl Bench {
             let (service_grpc, admin) = (service.addr("grpc"), service.addr("admin"));
             await_ready(&mut service, admin, "/readyz").await?;
             let upstream = format!("http://{service_grpc}");
-            let mut args: Vec<String> = [
-                "--listen",
-                "127.0.0.1:0",
-                "--admin-listen",
-                "127.0.0.1:0",
-                "--upstream",
-                &upstream,
-            ]
-            .map(String::from)
-            .to_vec();
-            args.extend(self.upstream_connections());
-            let mut gateway = self
-                .program(
-                    "music-gateway",
-                    self.binaries.pure_gateway_label,
-                    &self.binaries.pure_gateway,
-                )
-                .args(&args)
-                .listening(2)
-                .start()
+            let gateway = self
+                .pure_gateway(self.binaries.pure_gateway_label, &upstream, Vec::new())
                 .await?;
             let http = gateway.addr("http");
-            await_ready(&mut gateway, http, "/readyz").await?;
             grpc_load::seed(service_grpc).await?;
             check_get_item(http).await?;
             let mut stack = Stack::new(
@@ -507,6 +488,37 @@ impl Bench {
         Ok(())
     }
 
+    /// A pure gateway (`--upstream`) called `label` in the report, with
+    /// `extra` flags, answering `/readyz`.
+    async fn pure_gateway(
+        &self,
+        label: &str,
+        upstream: &str,
+        extra: Vec<String>,
+    ) -> Result<Program, BenchError> {
+        let mut args: Vec<String> = [
+            "--listen",
+            "127.0.0.1:0",
+            "--admin-listen",
+            "127.0.0.1:0",
+            "--upstream",
+            upstream,
+        ]
+        .map(String::from)
+        .to_vec();
+        args.extend(extra);
+        args.extend(self.upstream_connections());
+        let mut gateway = self
+            .program("music-gateway", label, &self.binaries.pure_gateway)
+            .args(&args)
+            .listening(2)
+            .start()
+            .await?;
+        let http = gateway.addr("http");
+        await_ready(&mut gateway, http, "/readyz").await?;
+        Ok(gateway)
+    }
+
     /// The edge scenario: a second pure gateway on the same service, with a
     /// 20-statement resource policy and 1,000 API keys; CPU per request is
     /// the service's and this gateway's, as for `rest-2proc`.
@@ -519,40 +531,19 @@ impl Bench {
         let files = tempfile::Builder::new()
             .prefix("music-bench-edge-")
             .tempdir()?;
-        let mut args: Vec<String> = [
-            "--listen",
-            "127.0.0.1:0",
-            "--admin-listen",
-            "127.0.0.1:0",
-            "--upstream",
-            upstream,
-        ]
-        .map(String::from)
-        .to_vec();
-        args.extend(edge::write_files(files.path())?);
-        args.extend(self.upstream_connections());
-        let mut gateway = self
-            .program(
-                "music-gateway",
+        let gateway = self
+            .pure_gateway(
                 "music-gateway (--upstream, edge on)",
-                &self.binaries.pure_gateway,
+                upstream,
+                edge::write_files(files.path())?,
             )
-            .args(&args)
-            .listening(2)
-            .start()
             .await?;
         let http = gateway.addr("http");
-        await_ready(&mut gateway, http, "/readyz").await?;
         let mut stack = Stack::new("two processes, embedded, edge on", vec![gateway]);
         stack.settle().await;
-        let pids = [service_pid, stack.programs[0].pid()];
-        let sampler = Peak::start(stack.pids(), RSS_EVERY, sample::rss_kib);
-        let measured = self
-            .measure_all(scenario, Load::Http(http, Shape::RestGetItemWithKey), &pids)
-            .await;
-        for (peak, sampled) in stack.peak_kib.iter_mut().zip(sampler.stop().await) {
-            *peak = (*peak).max(sampled.unwrap_or(0));
-        }
+        let cpu_of = [service_pid, stack.programs[0].pid()];
+        let load = Load::Http(http, Shape::RestGetItemWithKey);
+        let measured = self.measure_with(&mut stack, scenario, load, &cpu_of).await;
         self.processes.extend(stack.stop().await);
         measured
     }
@@ -564,8 +555,21 @@ impl Bench {
         scenario: ScenarioId,
         load: Load,
     ) -> Result<(), BenchError> {
+        let pids = stack.pids();
+        self.measure_with(stack, scenario, load, &pids).await
+    }
+
+    /// The same, with the CPU time of `cpu_of` counted (the stack's own
+    /// programs and any it calls, such as another stack's service).
+    async fn measure_with(
+        &mut self,
+        stack: &mut Stack,
+        scenario: ScenarioId,
+        load: Load,
+        cpu_of: &[u32],
+    ) -> Result<(), BenchError> {
         let sampler = Peak::start(stack.pids(), RSS_EVERY, sample::rss_kib);
-        let measured = self.measure_all(scenario, load, &stack.pids()).await;
+        let measured = self.measure_all(scenario, load, cpu_of).await;
         for (peak, sampled) in stack.peak_kib.iter_mut().zip(sampler.stop().await) {
             *peak = (*peak).max(sampled.unwrap_or(0));
         }

@@ -31,6 +31,17 @@ function done(summary, latency, requests)
 end
 "#;
 
+/// The prelude of the scripts whose requests vary: each wrk thread's `id`
+/// (0, 1, …, set in `setup`) and a request counter `n` of its own.
+const PER_THREAD: &str = r#"
+local threads = 0
+function setup(thread)
+  thread:set("id", threads)
+  threads = threads + 1
+end
+
+local n = 0"#;
+
 /// The request shapes the scenarios send.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Shape {
@@ -77,14 +88,7 @@ wrk.path = "{V1_ITEM_PATH}"
 "#
             ),
             Self::RestGetItemWithKey => format!(
-                r#"
-local threads = 0
-function setup(thread)
-  thread:set("id", threads)
-  threads = threads + 1
-end
-
-local n = 0
+                r#"{PER_THREAD}
 function request()
   n = n + 1
   local headers = {{
@@ -101,14 +105,7 @@ end
                 KEYS = crate::edge::KEYS,
             ),
             Self::RestWriteMix => format!(
-                r#"
-local threads = 0
-function setup(thread)
-  thread:set("id", threads)
-  threads = threads + 1
-end
-
-local n = 0
+                r#"{PER_THREAD}
 function request()
   n = n + 1
   local headers = {{
