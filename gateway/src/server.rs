@@ -23,7 +23,7 @@ use music_runtime::{
 };
 use tokio::{net::TcpListener, sync::watch};
 use tokio_rustls::TlsAcceptor;
-use tower::ServiceExt;
+use tower::{Service, ServiceBuilder, ServiceExt};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 
 use crate::{
@@ -78,11 +78,10 @@ pub enum StartError {
     AccessLogFormat(String),
 }
 
-/// The gateway's public router: the tutorial's routes, the `/v1` routes and
+/// The gateway's public routes: the tutorial's, the `/v1` routes and
 /// `/openapi.json` (`rest`), and `/healthz` and `/readyz` for load balancers
-/// (`/metrics` is on the admin listener only). The edge wraps both route
-/// families, inside the access log so that its refusals are logged.
-pub fn router(tutorial: Tutorial, rest: Arc<Rest>, edge: Edge, access: AccessLog) -> Router {
+/// (`/metrics` is on the admin listener only).
+pub fn router(tutorial: Tutorial, rest: Arc<Rest>) -> Router {
     let probes = Admin::new(readiness_check(&tutorial.gateway.upstream), Paths::Probes);
     Router::new()
         .route_service("/healthz", probes.clone())
@@ -90,12 +89,30 @@ pub fn router(tutorial: Tutorial, rest: Arc<Rest>, edge: Edge, access: AccessLog
         .merge(rest::router(rest, tutorial.gateway.clone()))
         .fallback(tutorial::dispatch)
         .with_state(Arc::new(tutorial))
-        .layer(middleware::from_fn(require_host))
-        .layer(middleware::from_fn_with_state(edge, edge::guard))
-        .layer(middleware::from_fn_with_state(access, access::record))
-        .layer(PropagateRequestIdLayer::new(X_REQUEST_ID))
+}
+
+/// What every request passes through before its route, outermost first: an
+/// unusable request id dropped, a fresh one set (and echoed), the access log,
+/// the edge (inside the log, so that its refusals are logged), the Host
+/// check. One stack of static types around the whole router: `Router::layer`
+/// would wrap each route in it, and box and clone every layer again per
+/// request.
+pub fn app(
+    router: Router,
+    edge: Edge,
+    access: AccessLog,
+) -> impl Service<Request, Response = Response, Error = std::convert::Infallible, Future: Send + 'static>
++ Clone
++ Send
++ 'static {
+    ServiceBuilder::new()
+        .map_request(drop_unusable_request_id)
         .layer(SetRequestIdLayer::new(X_REQUEST_ID, MakeRequestUuid))
-        .layer(middleware::map_request(drop_unusable_request_id))
+        .layer(PropagateRequestIdLayer::new(X_REQUEST_ID))
+        .layer(middleware::from_fn_with_state(access, access::record))
+        .layer(middleware::from_fn_with_state(edge, edge::guard))
+        .layer(middleware::from_fn(require_host))
+        .service(router)
 }
 
 /// The admin listener's endpoints: `/healthz`, `/readyz` and `/metrics`.
@@ -138,7 +155,7 @@ async fn require_host(request: Request, next: middleware::Next) -> Response {
 /// An `x-request-id` that is not a usable id (blank, over 128 characters,
 /// not visible ASCII) is dropped, so that a fresh one is made for the request
 /// and the received one is neither echoed, logged nor forwarded.
-async fn drop_unusable_request_id(mut request: Request) -> Request {
+fn drop_unusable_request_id(mut request: Request) -> Request {
     let unusable = request
         .headers()
         .get_all(&X_REQUEST_ID)
@@ -253,7 +270,7 @@ pub async fn run(
         let flushes = usage.clone().map(|usage| usage.run(until_stopped()));
         let rest = serve_rest(
             http,
-            router(tutorial, rest, edge, access),
+            app(router(tutorial, rest), edge, access),
             acceptor,
             limits.clone(),
             grace,
@@ -341,15 +358,22 @@ pub async fn run(
 }
 
 /// Serves the public REST API (HTTPS with an acceptor), each connection's
-/// requests carrying the peer's address for the access log.
-async fn serve_rest(
+/// requests carrying the peer's address for the access log and the edge.
+async fn serve_rest<A>(
     listener: TcpListener,
-    app: Router,
+    app: A,
     tls: Option<TlsAcceptor>,
     limits: ConnectionLimits,
     grace: Duration,
     stopped: impl Future<Output = ()> + Send,
-) -> Result<(), StartError> {
+) -> Result<(), StartError>
+where
+    A: Service<Request, Response = Response, Error = std::convert::Infallible>
+        + Clone
+        + Send
+        + 'static,
+    A::Future: Send + 'static,
+{
     let protocol = if tls.is_some() { "https" } else { "http" };
     let listener = Listener {
         listener,
@@ -361,9 +385,12 @@ async fn serve_rest(
     serve::serve(
         listener,
         move |peer| {
-            app.clone()
-                .layer(axum::Extension(ConnectInfo(peer.addr)))
-                .map_request(|request: http::Request<_>| request.map(axum::body::Body::new))
+            let peer = ConnectInfo(peer.addr);
+            app.clone().map_request(move |request: http::Request<_>| {
+                let mut request = request.map(axum::body::Body::new);
+                request.extensions_mut().insert(peer);
+                request
+            })
         },
         grace,
         stopped,
