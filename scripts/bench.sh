@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Runs the benchmark: builds the release binaries and prints one table (see BENCHMARKS.md).
 #
-#   bash scripts/bench.sh [music-bench flags, e.g. --duration-secs 5 --skip-dynamodb-local]
+#   bash scripts/bench.sh [--skip-peer] [music-bench flags, e.g. --duration-secs 5 --skip-dynamodb-local]
 #
 # 1. Installs what it needs when missing: wrk (Debian package), and, unless --skip-dynamodb-local
 #    is given, Java 17 and DynamoDB Local into ${MUSIC_TEST_CACHE:-$HOME/.cache/music-api}
-#    (the same cache and code as scripts/test.sh).
+#    (the same cache and code as scripts/test.sh). Unless --skip-peer is given (this script's own
+#    flag, not passed on), the peer-2proc scenario's grpc-gateway (Go, Debian packages) is built
+#    into the same cache and handed to music-bench as --grpc-gateway-peer (see
+#    scripts/lib/grpc-gateway-peer.sh).
 # 2. cargo build --release: the slim gateway (copied to music-gateway-slim, the two-process
 #    stack's gateway), then the workspace (music-service, music-gateway, music-bench).
 # 3. Runs target/release/music-bench, which starts every process it measures on loopback ports
@@ -26,6 +29,8 @@ cd "$ROOT"
 source scripts/lib/common.sh
 # shellcheck source=scripts/lib/test-deps.sh
 source scripts/lib/test-deps.sh
+# shellcheck source=scripts/lib/grpc-gateway-peer.sh
+source scripts/lib/grpc-gateway-peer.sh
 
 CACHE=${MUSIC_TEST_CACHE:-$HOME/.cache/music-api}
 mkdir -p "$CACHE"
@@ -33,12 +38,18 @@ CACHE=$(cd "$CACHE" && pwd)
 
 command -v cargo >/dev/null 2>&1 || die "cargo not found on PATH"
 
-args=("$@")
 soak=0
 [[ ${1:-} == soak ]] && soak=1
 skip_ddb=$soak
+skip_peer=$soak
+args=()
 for arg in "$@"; do
     [[ $arg == --skip-dynamodb-local ]] && skip_ddb=1
+    if [[ $arg == --skip-peer ]]; then
+        skip_peer=1
+    else
+        args+=("$arg")
+    fi
 done
 if [[ $soak -eq 0 ]]; then
     command -v wrk >/dev/null 2>&1 || apt_install wrk
@@ -47,6 +58,10 @@ if [[ $skip_ddb -eq 0 ]]; then
     ensure_java
     ensure_dynamodb_local
     args=(--java "$JAVA" --dynamodb-local-dir "$DDB_DIR" "${args[@]}")
+fi
+if [[ $skip_peer -eq 0 ]]; then
+    ensure_grpc_gateway_peer
+    args=(--grpc-gateway-peer "$PEER_BIN" "${args[@]}")
 fi
 
 # The two-process stack's gateway is the slim build the Dockerfile deploys (no service linked

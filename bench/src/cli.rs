@@ -93,6 +93,12 @@ pub(crate) struct Settings {
     #[arg(long, env = "MUSIC_BENCH_JAVA", default_value = "java")]
     pub(crate) java: PathBuf,
 
+    /// The peer of the peer-2proc scenario: grpc-gateway (Go) built from
+    /// bench/peer with Debian's packages (scripts/bench.sh builds it unless
+    /// given --skip-peer). Unset, that scenario is skipped.
+    #[arg(long, env = "MUSIC_BENCH_GRPC_GATEWAY_PEER")]
+    pub(crate) grpc_gateway_peer: Option<PathBuf>,
+
     /// The wrk load generator.
     #[arg(long, env = "MUSIC_BENCH_WRK", default_value = "wrk")]
     pub(crate) wrk: PathBuf,

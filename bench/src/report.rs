@@ -251,10 +251,13 @@ impl Report {
             S::DdbDirect,
             0.60,
         ));
+        // A two-process cell's CPU per request as [service, gateway].
+        let split_of = |scenario: S| {
+            self.cell(scenario)
+                .and_then(|c| <[Duration; 2]>::try_from(c.cpu_by_process.clone()).ok())
+        };
         // The two-process GetItem's CPU, by process, against the ceiling's.
-        let split = self
-            .cell(S::RestTwoProcess)
-            .and_then(|c| <[Duration; 2]>::try_from(c.cpu_by_process.clone()).ok());
+        let split = split_of(S::RestTwoProcess);
         let ceiling = self.cell(S::Ceiling).and_then(|c| c.cpu_per_request);
         let times = |what: &str, value: Option<f64>, limit: f64| Ratio {
             what: what.into(),
@@ -310,6 +313,28 @@ impl Report {
             S::RestTwoProcess,
             1.05,
         ));
+        // Our pure gateway against grpc-gateway on the same service and
+        // store, the same /v1 GetItem: throughput, and the gateway's own CPU
+        // (the service's is the same work in both).
+        ratios.push(throughput(
+            "ours vs grpc-gateway (Go), /v1",
+            S::RestV1TwoProcess,
+            S::PeerTwoProcess,
+            1.5,
+        ));
+        let by_gateway = split_of(S::RestV1TwoProcess)
+            .zip(split_of(S::PeerTwoProcess))
+            .map(|([_, ours], [_, peer])| over(ours, peer));
+        ratios.push(Ratio {
+            what: format!(
+                "ours vs grpc-gateway (Go), /v1: gateway's CPU per request (service left out), {} / {}",
+                S::RestV1TwoProcess.name(),
+                S::PeerTwoProcess.name()
+            ),
+            value: by_gateway.map_or("n/a".into(), |v| format!("{:.0} %", v * 100.0)),
+            target: "≤ 50 %".into(),
+            met: by_gateway.map(|v| v <= 0.5),
+        });
         for scenario in ScenarioId::ALL.into_iter().filter(|s| s.is_ours()) {
             let Some(cell) = self.cell(scenario) else {
                 continue;
@@ -500,6 +525,51 @@ mod tests {
     fn ratios_are_missing_when_their_scenarios_did_not_run() {
         let ratios = report_of(Vec::new()).ratios();
         assert!(ratios.iter().all(|r| r.met.is_none()));
+    }
+
+    #[test]
+    fn the_peer_is_compared_by_requests_and_by_the_gateways_own_cpu() {
+        let row = |scenario, requests_per_sec, service_us, gateway_us| Row {
+            scenario,
+            concurrency: TARGET_CONCURRENCY,
+            cell: Cell {
+                requests: 1,
+                requests_per_sec,
+                p50: Duration::from_micros(500),
+                p99: Duration::from_micros(900),
+                p999: Duration::from_micros(1000),
+                errors: 0,
+                cpu_per_request: Some(Duration::from_micros(service_us + gateway_us)),
+                cpu_by_process: vec![
+                    Duration::from_micros(service_us),
+                    Duration::from_micros(gateway_us),
+                ],
+            },
+        };
+        let mut report = report_of(Vec::new());
+        report.rows = vec![
+            row(ScenarioId::RestV1TwoProcess, 9000.0, 150, 40),
+            row(ScenarioId::PeerTwoProcess, 5000.0, 150, 100),
+        ];
+        let ratios = report.ratios();
+        let judged = |prefix: &str| {
+            ratios
+                .iter()
+                .find(|r| r.what.starts_with(prefix))
+                .map(|r| (r.value.clone(), r.met))
+                .expect("the peer ratio")
+        };
+        assert_eq!(
+            judged("ours vs grpc-gateway (Go), /v1: rest-v1-2proc / peer-2proc req/s"),
+            ("180 %".to_owned(), Some(true))
+        );
+        assert_eq!(
+            judged("ours vs grpc-gateway (Go), /v1: gateway's CPU"),
+            ("40 %".to_owned(), Some(true))
+        );
+        // The peer is not ours: no p99 / p50 target for it.
+        assert!(!ratios.iter().any(|r| r.what == "p99 / p50, peer-2proc"));
+        assert!(ratios.iter().any(|r| r.what == "p99 / p50, rest-v1-2proc"));
     }
 
     #[test]

@@ -27,7 +27,9 @@ use crate::{
     error::BenchError,
     grpc_load,
     report::{self, Cell, ProcessRow, Report, Row},
-    scenario::{ALBUM_TITLE, ARTIST, ITEM_PATH, SONG_TITLE, ScenarioId, Store, TABLE},
+    scenario::{
+        ALBUM_TITLE, ARTIST, ITEM_PATH, SONG_TITLE, ScenarioId, Store, TABLE, V1_ITEM_PATH,
+    },
     wrk::{Shape, Wrk},
 };
 
@@ -188,6 +190,24 @@ pub(crate) async fn run(settings: Settings) -> Result<(), BenchError> {
     };
     if settings.skip_dynamodb_local {
         scenarios.retain(|s| s.store() != Some(Store::DynamoDbLocal));
+    }
+    if scenarios.contains(&ScenarioId::PeerTwoProcess) {
+        match &settings.grpc_gateway_peer {
+            None => {
+                eprintln!(
+                    "music-bench: peer-2proc skipped: no --grpc-gateway-peer given \
+                     (scripts/bench.sh builds one from bench/peer unless given --skip-peer)"
+                );
+                scenarios.retain(|s| *s != ScenarioId::PeerTwoProcess);
+            }
+            Some(peer) if !peer.is_file() => {
+                return Err(BenchError::Setup(format!(
+                    "--grpc-gateway-peer {} is not a file (scripts/lib/grpc-gateway-peer.sh builds it)",
+                    peer.display()
+                )));
+            }
+            Some(_) => {}
+        }
     }
     scenarios.sort();
     scenarios.dedup();
@@ -360,6 +380,10 @@ impl Bench {
             .then_some(ScenarioId::RestV1TwoProcess);
         let edge_2proc = (embedded && self.selected(ScenarioId::RestTwoProcessEdge))
             .then_some(ScenarioId::RestTwoProcessEdge);
+        // Selected only with a --grpc-gateway-peer (run() drops it otherwise).
+        let peer_2proc = (embedded && self.selected(ScenarioId::PeerTwoProcess))
+            .then(|| self.settings.grpc_gateway_peer.clone())
+            .flatten();
         let store_args: Vec<String> = match local {
             None => vec!["--in-memory".into()],
             Some(local) => vec![
@@ -433,6 +457,7 @@ impl Bench {
             || self.selected(grpc)
             || v1_2proc.is_some()
             || edge_2proc.is_some()
+            || peer_2proc.is_some()
         {
             let mut args: Vec<String> =
                 ["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"]
@@ -481,6 +506,13 @@ impl Bench {
                 && measured.is_ok()
             {
                 measured = self.edge(edge, &upstream, stack.programs[0].pid()).await;
+            }
+            if let Some(peer) = peer_2proc
+                && measured.is_ok()
+            {
+                measured = self
+                    .peer(&peer, service_grpc, stack.programs[0].pid())
+                    .await;
             }
             self.processes.extend(stack.stop().await);
             measured?;
@@ -544,6 +576,38 @@ impl Bench {
         let cpu_of = [service_pid, stack.programs[0].pid()];
         let load = Load::Http(http, Shape::RestGetItemWithKey);
         let measured = self.measure_with(&mut stack, scenario, load, &cpu_of).await;
+        self.processes.extend(stack.stop().await);
+        measured
+    }
+
+    /// The peer scenario: grpc-gateway (Go) at `path` on the same service,
+    /// under the load of `rest-v1-2proc`; CPU per request is the service's
+    /// and the peer's, split as for our pure gateway.
+    async fn peer(
+        &mut self,
+        path: &Path,
+        service_grpc: SocketAddr,
+        service_pid: u32,
+    ) -> Result<(), BenchError> {
+        let mut peer = self
+            .program("grpc-gateway-peer", "grpc-gateway (Go, peer)", path)
+            .args(["-listen", "127.0.0.1:0", "-upstream"])
+            .arg(service_grpc.to_string())
+            .listening(1)
+            .start()
+            .await?;
+        let http = peer.addr("http");
+        // ListTables answers 200 once the peer reaches the service: its
+        // readiness, as /readyz is our gateway's.
+        await_ready(&mut peer, http, "/v1/tables").await?;
+        check_song(http, V1_ITEM_PATH, &[], "grpc-gateway's /v1 GetItem").await?;
+        let mut stack = Stack::new("two processes, embedded, grpc-gateway peer", vec![peer]);
+        stack.settle().await;
+        let cpu_of = [service_pid, stack.programs[0].pid()];
+        let load = Load::Http(http, Shape::RestV1GetItem);
+        let measured = self
+            .measure_with(&mut stack, ScenarioId::PeerTwoProcess, load, &cpu_of)
+            .await;
         self.processes.extend(stack.stop().await);
         measured
     }
@@ -693,9 +757,8 @@ pub(crate) async fn await_ready(
 /// The gateway's GetItem finds the seeded song (else every measured answer
 /// would be a 200 "Item not found", and the table would mislead).
 async fn check_get_item(addr: SocketAddr) -> Result<(), BenchError> {
-    let answer = http::request(
+    check_song(
         addr,
-        "GET",
         ITEM_PATH,
         &[
             ("content-type", "application/json"),
@@ -703,15 +766,25 @@ async fn check_get_item(addr: SocketAddr) -> Result<(), BenchError> {
             ("artist", ARTIST),
             ("songtitle", SONG_TITLE),
         ],
-        "",
-        Duration::from_secs(10),
+        "the gateway's GetItem",
     )
-    .await?;
+    .await
+}
+
+/// `GET path` answers 200 with the seeded song; `what` names the request in
+/// the error.
+async fn check_song(
+    addr: SocketAddr,
+    path: &str,
+    headers: &[(&str, &str)],
+    what: &str,
+) -> Result<(), BenchError> {
+    let answer = http::request(addr, "GET", path, headers, "", Duration::from_secs(10)).await?;
     if answer.status == 200 && answer.body.contains(ALBUM_TITLE) {
         Ok(())
     } else {
         Err(BenchError::Setup(format!(
-            "the gateway's GetItem did not find the seeded song: {} {}",
+            "{what} did not find the seeded song: {} {}",
             answer.status, answer.body
         )))
     }

@@ -55,6 +55,10 @@ pub(crate) enum ScenarioId {
     /// resource policy and 1,000 API keys, each request carrying one.
     #[value(name = "rest-2proc-edge")]
     RestTwoProcessEdge,
+    /// The `/v1` GetItem through grpc-gateway (Go, the peer we are measured
+    /// against) to the same service process.
+    #[value(name = "peer-2proc")]
+    PeerTwoProcess,
     /// gRPC GetItem straight to the service process, embedded store.
     Grpc,
     /// GetItem as DynamoDB's JSON protocol straight to DynamoDB Local: the store's own limit.
@@ -70,7 +74,7 @@ pub(crate) enum ScenarioId {
 }
 
 impl ScenarioId {
-    pub(crate) const ALL: [Self; 12] = [
+    pub(crate) const ALL: [Self; 13] = [
         Self::Ceiling,
         Self::RestInProcess,
         Self::RestV1InProcess,
@@ -78,6 +82,7 @@ impl ScenarioId {
         Self::RestTwoProcess,
         Self::RestV1TwoProcess,
         Self::RestTwoProcessEdge,
+        Self::PeerTwoProcess,
         Self::Grpc,
         Self::DdbDirect,
         Self::RestInProcessDdb,
@@ -94,6 +99,7 @@ impl ScenarioId {
             Self::RestTwoProcess => "rest-2proc",
             Self::RestV1TwoProcess => "rest-v1-2proc",
             Self::RestTwoProcessEdge => "rest-2proc-edge",
+            Self::PeerTwoProcess => "peer-2proc",
             Self::Grpc => "grpc",
             Self::DdbDirect => "ddb-direct",
             Self::RestInProcessDdb => "rest-inproc-ddb",
@@ -112,6 +118,7 @@ impl ScenarioId {
             | Self::RestTwoProcess
             | Self::RestV1TwoProcess
             | Self::RestTwoProcessEdge
+            | Self::PeerTwoProcess
             | Self::Grpc => Some(Store::Embedded),
             Self::DdbDirect | Self::RestInProcessDdb | Self::RestTwoProcessDdb | Self::GrpcDdb => {
                 Some(Store::DynamoDbLocal)
@@ -129,6 +136,7 @@ impl ScenarioId {
             Self::RestTwoProcess | Self::RestTwoProcessDdb => "wrk → gateway → service",
             Self::RestV1TwoProcess => "wrk → gateway → service, /v1",
             Self::RestTwoProcessEdge => "wrk → gateway(edge) → service",
+            Self::PeerTwoProcess => "wrk → grpc-gateway (Go) → service, /v1",
             Self::Grpc | Self::GrpcDdb => "tonic → service",
             Self::DdbDirect => "wrk → DynamoDB Local",
         }
@@ -136,6 +144,6 @@ impl ScenarioId {
 
     /// True for the scenarios of our programs (the ones the p99/p50 target is about).
     pub(crate) fn is_ours(self) -> bool {
-        !matches!(self, Self::Ceiling | Self::DdbDirect)
+        !matches!(self, Self::Ceiling | Self::PeerTwoProcess | Self::DdbDirect)
     }
 }
