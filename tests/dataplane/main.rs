@@ -20,6 +20,8 @@
 //!   DynamoDB Local itself answers;
 //! - `grpcurl`: a paging walk, a stream and a conditional failure's decoded
 //!   ErrorInfo, by reflection.
+//! - `usage`: AddUsage's increments as UpdateItem calls and its reads of 0
+//!   as BatchGetItem calls of up to 100 counters, totals in order.
 //!
 //! Each test prints its figures (`--nocapture`). The binaries must be built
 //! first: `cargo build --workspace`.
@@ -32,3 +34,4 @@ mod paging;
 mod precedence;
 mod preconditions;
 mod streaming;
+mod usage;

@@ -1,8 +1,9 @@
-//! Many songs in one call: BatchGetItem (up to 100 keys) and BatchWriteItem
-//! (up to 25 puts or deletes). DynamoDB may leave part of a batch unprocessed
-//! (throttling, its 16 MB limit); that part is sent again with exponential
-//! backoff and jitter, as the AWS SDKs advise, until it is done or the
-//! deadline would pass, and what is left then is returned to the caller.
+//! Many items in one call: BatchGetItem (up to 100 keys, of songs or of usage
+//! counters) and BatchWriteItem (up to 25 puts or deletes of songs). DynamoDB
+//! may leave part of a batch unprocessed (throttling, its 16 MB limit); that
+//! part is sent again with exponential backoff and jitter, as the AWS SDKs
+//! advise, until it is done or the deadline would pass, and what is left then
+//! is returned to the caller.
 
 use std::{collections::HashMap, time::Duration};
 
@@ -12,13 +13,15 @@ use aws_sdk_dynamodb::types::{
 use tokio::time::Instant;
 
 use super::{Observed, Operation, Store, StoreError, key_attributes, stored_song};
-use crate::domain::{ALBUM_TITLE, ARTIST, BatchWrite, SONG_TITLE, Song, SongKey, TableName};
+use crate::domain::{
+    ALBUM_TITLE, ARTIST, BatchWrite, MAX_BATCH_GET, SONG_TITLE, Song, SongKey, TableName,
+};
 
 /// The first pause before a retry; it doubles, to at most [`MAX_PAUSE`].
 const FIRST_PAUSE: Duration = Duration::from_millis(25);
 const MAX_PAUSE: Duration = Duration::from_secs(1);
 
-type Item = HashMap<String, AttributeValue>;
+pub(super) type Item = HashMap<String, AttributeValue>;
 
 /// The pause before retry `attempt` (0-based): full jitter over the
 /// exponential bound, so that clients throttled together do not retry together.
@@ -49,8 +52,26 @@ impl Store {
         keys: &[SongKey],
         deadline: Instant,
     ) -> Result<(Vec<Song>, Vec<SongKey>), StoreError> {
-        let mut pending: Vec<Item> = keys.iter().map(key_attributes).collect();
-        let mut found = Vec::with_capacity(keys.len());
+        let keys = keys.iter().map(key_attributes).collect();
+        let (items, unprocessed) = self.batch_get_items(table, keys, deadline).await?;
+        Ok((
+            items.iter().filter_map(stored_song).collect(),
+            unprocessed.iter().filter_map(stored_key).collect(),
+        ))
+    }
+
+    /// The items of `table` under `keys` (at most [`MAX_BATCH_GET`],
+    /// strongly consistent), and the keys still unprocessed when `deadline`
+    /// came: the BatchGetItem loop of every table, songs and usage counters.
+    pub(super) async fn batch_get_items(
+        &self,
+        table: &TableName,
+        keys: Vec<Item>,
+        deadline: Instant,
+    ) -> Result<(Vec<Item>, Vec<Item>), StoreError> {
+        debug_assert!(keys.len() <= MAX_BATCH_GET);
+        let mut pending = keys;
+        let mut found = Vec::with_capacity(pending.len());
         let mut attempt = 0;
         loop {
             let request = KeysAndAttributes::builder()
@@ -66,7 +87,7 @@ impl Store {
                 .observed(Operation::BatchGetItem)
                 .await?;
             if let Some(items) = answer.responses.and_then(|mut r| r.remove(table.as_str())) {
-                found.extend(items.iter().filter_map(stored_song));
+                found.extend(items);
             }
             pending = answer
                 .unprocessed_keys
@@ -78,8 +99,7 @@ impl Store {
             }
             attempt += 1;
         }
-        let unprocessed = pending.iter().filter_map(stored_key).collect();
-        Ok((found, unprocessed))
+        Ok((found, pending))
     }
 
     /// Makes `writes`; the writes still unprocessed when `deadline` came.

@@ -4,17 +4,17 @@
 //! same totals. The table is created on first use (a gateway asks before an
 //! operator thinks of it), with on-demand-sized provisioned throughput.
 
-use std::sync::Arc;
+use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, KeySchemaElement, KeyType, ProvisionedThroughput,
     ReturnValue, ScalarAttributeType,
 };
 use futures_util::{StreamExt, stream};
-use tokio::sync::Mutex;
+use tokio::{sync::Mutex, time::Instant};
 
 use super::{FailureKind, Observed, Operation, Store, StoreError};
-use crate::domain::TableName;
+use crate::domain::{MAX_BATCH_GET, TableName};
 
 /// The usage table's key attribute.
 const COUNTER: &str = "Counter";
@@ -23,6 +23,9 @@ const TOTAL: &str = "Total";
 /// Counters updated at once for one request: enough to flush 1,000 keys in
 /// well under a second, few enough not to crowd out the music tables' calls.
 const CONCURRENT_UPDATES: usize = 16;
+/// How long the reads of one request may retry counters DynamoDB left
+/// unprocessed (a gateway waits 3 s for its flush).
+const READ_DEADLINE: Duration = Duration::from_secs(2);
 /// The usage table's capacity when this service creates it: counters are
 /// updated about once a second per active key and gateway.
 const USAGE_CAPACITY: i64 = 25;
@@ -32,6 +35,13 @@ const USAGE_CAPACITY: i64 = 25;
 pub struct Increment {
     pub counter: String,
     pub count: i64,
+}
+
+/// One store call of an AddUsage: a batch of reads or one increment, by the
+/// increments' indexes.
+enum Call {
+    Read(Vec<(usize, Increment)>),
+    Add(usize, Increment),
 }
 
 /// The usage counters in their table.
@@ -69,20 +79,91 @@ impl UsageStore {
         }
     }
 
+    /// The increments above 0 as one `UpdateItem ADD` each (DynamoDB has no
+    /// batched update that answers the new values), at most
+    /// [`CONCURRENT_UPDATES`] at once; the increments of 0, which only read a
+    /// total, as BatchGetItem calls of up to 100 counters.
     async fn add_all(&self, increments: &[Increment]) -> Result<Vec<i64>, StoreError> {
         let mut totals = vec![0; increments.len()];
+        let (reads, adds): (Vec<_>, Vec<_>) = increments
+            .iter()
+            .cloned()
+            .enumerate()
+            .partition(|(_, increment)| increment.count == 0);
         // Owned values: futures borrowing the slice trip a higher-ranked
         // lifetime limit of rustc inside tonic's `async_trait` handlers.
-        let mut updates = stream::iter(increments.iter().cloned().enumerate())
-            .map(|(index, increment)| {
+        let calls: Vec<Call> = reads
+            .chunks(MAX_BATCH_GET)
+            .map(|chunk| Call::Read(chunk.to_vec()))
+            .chain(
+                adds.into_iter()
+                    .map(|(index, increment)| Call::Add(index, increment)),
+            )
+            .collect();
+        let mut calls = stream::iter(calls)
+            .map(|call| {
                 let this = self.clone();
-                async move { (index, this.add_one(&increment).await) }
+                async move {
+                    match call {
+                        Call::Read(counters) => this.read_totals(counters).await,
+                        Call::Add(index, increment) => {
+                            Ok(vec![(index, this.add_one(&increment).await?)])
+                        }
+                    }
+                }
             })
             .buffer_unordered(CONCURRENT_UPDATES);
-        while let Some((index, total)) = updates.next().await {
-            totals[index] = total?;
+        while let Some(answered) = calls.next().await {
+            for (index, total) in answered? {
+                totals[index] = total;
+            }
         }
         Ok(totals)
+    }
+
+    /// The totals of `counters` (indexed as the caller's increments); a
+    /// counter not in the table yet is at 0.
+    async fn read_totals(
+        &self,
+        counters: Vec<(usize, Increment)>,
+    ) -> Result<Vec<(usize, i64)>, StoreError> {
+        let keys = counters
+            .iter()
+            .map(|(_, increment)| {
+                HashMap::from([(
+                    COUNTER.to_owned(),
+                    AttributeValue::S(increment.counter.clone()),
+                )])
+            })
+            .collect();
+        let deadline = Instant::now() + READ_DEADLINE;
+        let (items, unprocessed) = self
+            .store
+            .batch_get_items(&self.table, keys, deadline)
+            .await?;
+        if !unprocessed.is_empty() {
+            return Err(StoreError::new(
+                Operation::BatchGetItem,
+                FailureKind::Throttled,
+                "UnprocessedKeys",
+                format!(
+                    "DynamoDB left {} of {} usage counters unread",
+                    unprocessed.len(),
+                    counters.len()
+                ),
+            ));
+        }
+        let mut found: HashMap<String, i64> = items
+            .iter()
+            .filter_map(|item| {
+                let counter = item.get(COUNTER)?.as_s().ok()?;
+                Some((counter.clone(), total_of(item)?))
+            })
+            .collect();
+        Ok(counters
+            .into_iter()
+            .map(|(index, increment)| (index, found.remove(&increment.counter).unwrap_or(0)))
+            .collect())
     }
 
     async fn add_one(&self, increment: &Increment) -> Result<i64, StoreError> {
@@ -101,9 +182,7 @@ impl UsageStore {
             .await?;
         Ok(updated
             .attributes()
-            .and_then(|a| a.get(TOTAL))
-            .and_then(|v| v.as_n().ok())
-            .and_then(|n| n.parse().ok())
+            .and_then(total_of)
             .unwrap_or(increment.count))
     }
 
@@ -155,4 +234,9 @@ impl UsageStore {
         self.store.wait_for_table(OP, &self.table, true).await?;
         Ok(())
     }
+}
+
+/// An item's `Total`, as a number.
+fn total_of(item: &HashMap<String, AttributeValue>) -> Option<i64> {
+    item.get(TOTAL)?.as_n().ok()?.parse().ok()
 }
