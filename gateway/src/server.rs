@@ -28,7 +28,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 
 use crate::{
     access::{self, AccessLog, template::Template},
-    edge::{self, Edge, EdgeError},
+    edge::{self, Edge, EdgeError, usage::Flush},
     error::ApiError,
     execution::ExecutionLog,
     request::X_REQUEST_ID,
@@ -280,7 +280,7 @@ pub async fn run(
         async move {
             // Quotas start from the totals every replica counted so far.
             if let Some(usage) = &usage {
-                usage.flush_logged().await;
+                usage.flush_logged(Flush::All).await;
             }
             let flushes = flushes.map(tokio::spawn);
             let (rest, admin) = tokio::join!(rest, admin);
@@ -289,7 +289,7 @@ pub async fn run(
                 if let Some(flushes) = flushes {
                     let _ = flushes.await;
                 }
-                usage.flush_logged().await;
+                usage.flush_logged(Flush::All).await;
             }
             rest.and(admin)
         }

@@ -1,16 +1,18 @@
 //! API keys and usage plans: which keys get through, the plans' per-method
 //! throttles, quotas answered `Limit Exceeded`, and quota counts kept in the
 //! service's usage table — across a drain and restart, across a crash (within
-//! one flush interval), and across two gateways in front of one service, on
-//! the embedded store and on DynamoDB Local.
+//! one flush interval near the quota), and across two gateways in front of
+//! one service, on the embedded store and on DynamoDB Local; far from the
+//! quota, a flush a max interval.
 
 use std::time::{Duration, Instant};
 
+use music_api::pb::{self, usage_service_client::UsageServiceClient};
 use music_testkit::{
     Answer, Curl, Program, env::dynamodb_endpoint, metrics::Metrics, names::unique_table,
 };
 
-use crate::support::{Files, ITEM, TABLE, gateway, hash, service};
+use crate::support::{Files, ITEM, TABLE, gateway, hash, refused_start, service};
 
 const ALICE: &str = "alice-key-7f3a9c2e5b1d4f60";
 const BOB: &str = "bob-key-0c8e2a4f6b1d3e57";
@@ -280,6 +282,125 @@ async fn the_quota_survives_a_crash_within_one_second_of_counts() {
         "lost more than a second of counts: {lost}"
     );
     assert!(served >= 60 - before, "counted more than was served");
+}
+
+/// The total in the service's usage table of alice's counter today (an
+/// AddUsage of 0 reads it).
+async fn alice_total(service: &Program) -> i64 {
+    let today = time::OffsetDateTime::now_utc().date();
+    let counter = format!(
+        "basic/alice/{}-{:02}-{:02}",
+        today.year(),
+        u8::from(today.month()),
+        today.day()
+    );
+    let channel = music_testkit::grpc::channel(service.addr("grpc")).await;
+    let answer = UsageServiceClient::new(channel)
+        .add_usage(pb::AddUsageRequest {
+            increments: vec![pb::UsageIncrement { counter, count: 0 }],
+        })
+        .await
+        .expect("AddUsage reads a total")
+        .into_inner();
+    answer.totals[0].total
+}
+
+/// A key far from its quota has its counts sent once a max interval, not at
+/// every tick (a write a key and tick would cost the usage table 1,000
+/// writes a second for 1,000 busy keys); its total is read at start in a
+/// batch, and the drain's last flush still carries every count.
+#[tokio::test]
+async fn a_key_far_from_its_quota_is_flushed_once_a_max_interval() {
+    let files = Files::new();
+    let plans = files.write("plans.toml", &plans(1_000_000));
+    let service = service().await;
+    let mut gateway = gateway(
+        &service.url("grpc"),
+        &[
+            "--usage-plans",
+            &plans,
+            "--usage-flush-interval",
+            "100ms",
+            "--usage-flush-max-interval",
+            "1s",
+        ],
+    )
+    .await;
+    let base = gateway.url("http");
+    create_table(&base, "Music").await;
+    let metrics = format!("{}/metrics", service.url("admin"));
+    let calls = |m: &Metrics, operation: &str| {
+        m.sum("music_dynamodb_calls_total", &[("operation", operation)])
+            .unwrap_or(0.0)
+    };
+    let start = Metrics::scrape(&metrics).await;
+    assert_eq!(
+        calls(&start, "UpdateItem"),
+        0.0,
+        "{}",
+        start.excerpt("music_dynamodb_calls_total")
+    );
+    assert!(
+        calls(&start, "BatchGetItem") >= 1.0,
+        "the start reads the totals"
+    );
+
+    // 10 a second for 3 s: 30 ticks of 100 ms, each with a count to send.
+    let started = Instant::now();
+    for n in 0..30u32 {
+        get_item(&base, "Music", Some(ALICE))
+            .await
+            .assert_json(200, r#""Item not found""#);
+        tokio::time::sleep_until((started + Duration::from_millis(100) * (n + 1)).into()).await;
+    }
+    let during = Metrics::scrape(&metrics).await;
+    let updates = calls(&during, "UpdateItem");
+    eprintln!("30 requests in 3 s: {updates} UpdateItem calls");
+    assert!(
+        (1.0..=6.0).contains(&updates),
+        "one flush a second (3), not one a tick (30): {updates}"
+    );
+
+    gateway.terminate();
+    assert!(
+        gateway
+            .wait_exit(Duration::from_secs(15))
+            .await
+            .is_some_and(|s| s.success())
+    );
+    assert_eq!(
+        alice_total(&service).await,
+        30,
+        "the drain sent every count"
+    );
+}
+
+/// Flush intervals that cannot work stop the start, naming the flag.
+#[tokio::test]
+async fn impossible_flush_intervals_stop_the_start() {
+    let cases: [(&[&str], &str); 3] = [
+        (
+            &["--usage-flush-interval", "0"],
+            "--usage-flush-interval must be longer than 0",
+        ),
+        (
+            &["--usage-flush-max-interval", "500ms"],
+            "--usage-flush-max-interval (500ms) is shorter than --usage-flush-interval (1s)",
+        ),
+        (
+            &["--usage-flush-interval", "soon"],
+            "invalid value 'soon' for '--usage-flush-interval <USAGE_FLUSH_INTERVAL>'",
+        ),
+    ];
+    for (args, expected) in cases {
+        let (code, log) = refused_start(args).await;
+        assert_ne!(code, Some(0), "{args:?}: {log}");
+        assert!(
+            log.contains(expected),
+            "{args:?}\nexpected: {expected}\nlog: {log}"
+        );
+        assert!(!log.contains("listening on 127.0.0.1"), "{log}");
+    }
 }
 
 /// Two gateways in front of one service: one quota.

@@ -108,10 +108,19 @@ pub struct EdgeSettings {
     #[arg(long, env = "MUSIC_GATEWAY_USAGE_PLANS")]
     pub usage_plans: Option<PathBuf>,
 
-    /// How often quota counts are sent to the service's usage table (a
-    /// crash loses at most this much): `1s`; a bare number is milliseconds.
+    /// How often the quota counts of a key near its quota are sent to the
+    /// service's usage table (near: the quota could be spent within two
+    /// `--usage-flush-max-interval`s at the rate the key is used): `1s`; a
+    /// bare number is milliseconds.
     #[arg(long, env = "MUSIC_GATEWAY_USAGE_FLUSH_INTERVAL", default_value = "1s", value_parser = music_runtime::settings::millis)]
     pub usage_flush_interval: Duration,
+
+    /// How long the counts of a key far from its quota may wait before they
+    /// are sent (a crash loses at most this much of them), and how stale its
+    /// total of every replica's counts may grow: `10s`; a bare number is
+    /// milliseconds. At least `--usage-flush-interval`.
+    #[arg(long, env = "MUSIC_GATEWAY_USAGE_FLUSH_MAX_INTERVAL", default_value = "10s", value_parser = music_runtime::settings::millis)]
+    pub usage_flush_max_interval: Duration,
 
     /// The stage's throttle: requests a second, shared by every caller (API
     /// Gateway's account default).
@@ -184,6 +193,8 @@ pub enum EdgeError {
     Cors(String),
     #[error("--throttle-rate: {0}")]
     Throttle(String),
+    #[error("{0}")]
+    FlushIntervals(String),
 }
 
 /// The policy in force, and where it is reloaded from.
@@ -212,7 +223,7 @@ struct Inner {
     plans: Option<UsagePlans>,
     /// Set once the way to the service is known (`Edge::attach`).
     usage: std::sync::OnceLock<Arc<Usage>>,
-    usage_flush_interval: Duration,
+    flushes: usage::FlushIntervals,
     throttle: StageThrottle,
     cors: Option<CorsLayer>,
 }
@@ -266,6 +277,11 @@ impl Edge {
             burst: settings.throttle_burst,
         };
         stage_throttle.check().map_err(EdgeError::Throttle)?;
+        let flushes = usage::FlushIntervals::new(
+            settings.usage_flush_interval,
+            settings.usage_flush_max_interval,
+        )
+        .map_err(EdgeError::FlushIntervals)?;
         let stage_name = stage.trim_matches('/');
         Ok(Self {
             inner: Arc::new(Inner {
@@ -289,7 +305,7 @@ impl Edge {
                 policy,
                 plans,
                 usage: std::sync::OnceLock::new(),
-                usage_flush_interval: settings.usage_flush_interval,
+                flushes,
                 throttle: StageThrottle::new(stage_throttle, &settings.method_throttles),
                 cors: cors_layer(settings)?,
             }),
@@ -302,11 +318,7 @@ impl Edge {
     /// the drain).
     pub fn attach(&self, upstream: &Upstream) -> Option<Arc<Usage>> {
         let plans = self.inner.plans.as_ref()?;
-        let usage = Usage::new(
-            plans,
-            upstream.usage.clone(),
-            self.inner.usage_flush_interval,
-        );
+        let usage = Usage::new(plans, upstream.usage.clone(), self.inner.flushes);
         if usage.is_empty() {
             return None;
         }

@@ -1,18 +1,31 @@
 //! Quotas of the usage plans, counted where every gateway replica sees them:
 //! in the service's usage table (`music.v1.UsageService/AddUsage`, an atomic
-//! DynamoDB `ADD`). Each gateway counts locally and flushes its increments at
-//! least every `--usage-flush-interval` (1 s) and once more after its drain,
+//! DynamoDB `ADD`). Each gateway counts locally and flushes its increments,
 //! learning the totals of every replica in the same answer; it reads the
-//! totals at start. So a restart resets nothing, a crash loses at most one
-//! interval of counts, and N replicas overshoot a quota by at most N
-//! intervals of traffic (a key used here within the last minute is read
-//! again at every flush). A counter is named `{plan}/{key id}/{period}`, e.g.
+//! totals at start and flushes everything once more after its drain.
+//!
+//! How often a counter is flushed depends on how near its quota is, as
+//! distributed rate limiters sync (Kong's `sync_rate`, Envoy's quota
+//! buckets), so that keys far from their quotas do not cost the usage table
+//! a write each a second (1,000 active keys would be 1,000 writes a second):
+//! - *near* — the quota could be spent within two `--usage-flush-max-interval`s
+//!   at the rate the key is used (every replica's, as the last reads showed,
+//!   or this one's since): flushed every `--usage-flush-interval` (1 s), so N
+//!   replicas overshoot it by at most N intervals of traffic while the rate
+//!   holds;
+//! - *far* — flushed every `--usage-flush-max-interval` (10 s), the keys
+//!   spread evenly over its ticks.
+//!
+//! So a restart resets nothing, and a crash loses at most one interval of the
+//! counts of a key near its quota and one max interval of the others'. A key
+//! used here within the last minute has its total read again as often, even
+//! with nothing to add. A counter is named `{plan}/{key id}/{period}`, e.g.
 //! `basic/alice/2026-12-01`; a new period is a new counter.
 
 use std::{
     future::Future,
     sync::{Arc, Mutex},
-    time::{Duration, SystemTime, UNIX_EPOCH},
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
 use music_api::pb::{self, usage_service_client::UsageServiceClient};
@@ -24,10 +37,63 @@ use crate::upstream::Transport;
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(3);
 /// Counters per call (the service's limit).
 const MAX_INCREMENTS: usize = 1000;
-/// A key used within this long has its total read again at every flush, even
-/// with nothing to add, so that what other replicas counted is seen within
-/// one interval (a key idle here for longer is read on its next request).
+/// A key used within this long has its total read again at its flushes, even
+/// with nothing to add, so that what other replicas counted is seen (a key
+/// idle here for longer is read on its next request).
 const REFRESH_WINDOW: Duration = Duration::from_secs(60);
+/// A counter is near its quota when the quota could be spent within this
+/// many max intervals at the rate the key is used.
+const NEAR_HORIZON: f64 = 2.0;
+
+/// When counters are flushed: `--usage-flush-interval` and
+/// `--usage-flush-max-interval`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FlushIntervals {
+    /// The tick: counters near their quota are flushed at every one.
+    interval: Duration,
+    /// Counters far from it are flushed once in this long.
+    max_interval: Duration,
+}
+
+impl FlushIntervals {
+    pub fn new(interval: Duration, max_interval: Duration) -> Result<Self, String> {
+        if interval.is_zero() {
+            return Err("--usage-flush-interval must be longer than 0".to_owned());
+        }
+        if max_interval < interval {
+            return Err(format!(
+                "--usage-flush-max-interval ({max_interval:?}) is shorter than --usage-flush-interval ({interval:?})"
+            ));
+        }
+        Ok(Self {
+            interval,
+            max_interval,
+        })
+    }
+
+    /// Ticks in a max interval: a far counter's turn comes once in this many.
+    fn ticks_per_turn(self) -> u64 {
+        (self.max_interval.as_secs_f64() / self.interval.as_secs_f64())
+            .round()
+            .max(1.0) as u64
+    }
+
+    /// How far ahead a counter is near its quota, in seconds.
+    fn horizon_secs(self) -> f64 {
+        self.max_interval.as_secs_f64() * NEAR_HORIZON
+    }
+}
+
+/// Which counters a flush sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flush {
+    /// Every counter with counts to send or a total to read: at start and
+    /// after the drain.
+    All,
+    /// Tick `n` of the flush interval: the counters near their quota, and
+    /// the far ones whose turn it is.
+    Tick(u64),
+}
 
 /// A quota's counter on this gateway.
 #[derive(Debug)]
@@ -50,8 +116,56 @@ struct State {
     in_flight: u64,
     /// `known` was read for this period.
     read: bool,
+    /// When `known` was read.
+    read_at: Option<Instant>,
+    /// How fast the total grows, counts a second (every replica's, smoothed
+    /// over the reads).
+    rate: f64,
     /// When a request last took from the quota here.
-    used: Option<std::time::Instant>,
+    used: Option<Instant>,
+}
+
+impl State {
+    /// Whether a flush sends this counter now: one not read this period
+    /// always; one with nothing to add and not used lately never; the others
+    /// on their `turn`, or at every tick while near the quota of `limit`.
+    fn due(&self, limit: u64, now: Instant, horizon_secs: f64, turn: bool) -> bool {
+        if !self.read {
+            return true;
+        }
+        let recent = self
+            .used
+            .is_some_and(|at| now.saturating_duration_since(at) < REFRESH_WINDOW);
+        if self.pending == 0 && !recent {
+            return false;
+        }
+        turn || self.near(limit, now, horizon_secs)
+    }
+
+    /// Whether the quota of `limit` could be spent within `horizon_secs` at
+    /// the rate the total grew or, when faster, the rate counted here since.
+    fn near(&self, limit: u64, now: Instant, horizon_secs: f64) -> bool {
+        let left = limit.saturating_sub(self.known + self.pending + self.in_flight);
+        let since = self
+            .read_at
+            .map_or(0.0, |at| now.saturating_duration_since(at).as_secs_f64());
+        let here = self.pending as f64 / since.max(0.001);
+        self.rate.max(here) * horizon_secs >= left as f64
+    }
+
+    /// The total read at `now`, and the rate it grew at since the last read.
+    fn learn(&mut self, total: u64, now: Instant) {
+        if let Some(at) = self.read_at {
+            let secs = now.saturating_duration_since(at).as_secs_f64();
+            if secs > 0.0 {
+                let grown = total.saturating_sub(self.known) as f64 / secs;
+                self.rate = (self.rate + grown) / 2.0;
+            }
+        }
+        self.known = total;
+        self.read = true;
+        self.read_at = Some(now);
+    }
 }
 
 /// Why a request was over its quota: when the period ends.
@@ -65,7 +179,7 @@ pub struct Spent {
 pub struct Usage {
     counters: Vec<Option<Counter>>,
     client: UsageServiceClient<Transport>,
-    interval: Duration,
+    intervals: FlushIntervals,
     failing: std::sync::atomic::AtomicBool,
 }
 
@@ -137,7 +251,7 @@ impl Usage {
     pub fn new(
         plans: &UsagePlans,
         client: UsageServiceClient<Transport>,
-        interval: Duration,
+        intervals: FlushIntervals,
     ) -> Self {
         let counters = plans
             .keys()
@@ -156,7 +270,7 @@ impl Usage {
         Self {
             counters,
             client,
-            interval,
+            intervals,
             failing: Default::default(),
         }
     }
@@ -188,19 +302,28 @@ impl Usage {
             });
         }
         state.pending += 1;
-        state.used = Some(std::time::Instant::now());
+        state.used = Some(Instant::now());
         Ok(())
     }
 
-    /// Sends every counter's increment (and reads the totals of counters
-    /// not read yet this period); the number of counters flushed.
-    pub async fn flush(&self) -> Result<usize, tonic::Status> {
+    /// Sends the increments of the counters `which` names (and reads the
+    /// totals of counters not read yet this period); the number of counters
+    /// flushed.
+    pub async fn flush(&self, which: Flush) -> Result<usize, tonic::Status> {
+        let now = Instant::now();
+        let (ticks, horizon) = (
+            self.intervals.ticks_per_turn(),
+            self.intervals.horizon_secs(),
+        );
         let mut batch = Vec::new();
         for (index, counter) in self.counters.iter().enumerate() {
             let Some(counter) = counter else { continue };
+            let turn = match which {
+                Flush::All => true,
+                Flush::Tick(tick) => (tick + index as u64).is_multiple_of(ticks),
+            };
             let mut state = counter.state.lock().unwrap_or_else(|e| e.into_inner());
-            let recent = state.used.is_some_and(|at| at.elapsed() < REFRESH_WINDOW);
-            if state.pending == 0 && state.read && !recent {
+            if !state.due(counter.quota.limit, now, horizon, turn) {
                 continue;
             }
             let count = state.pending;
@@ -247,8 +370,7 @@ impl Usage {
                 state.in_flight -= count;
                 match totals.get(n) {
                     Some(total) => {
-                        state.known = total.total.max(0) as u64;
-                        state.read = true;
+                        state.learn(total.total.max(0) as u64, Instant::now());
                         flushed += 1;
                     }
                     None => state.pending += count,
@@ -262,9 +384,9 @@ impl Usage {
     }
 
     /// [`Usage::flush`], its failures logged (once per run of failures).
-    pub async fn flush_logged(&self) {
+    pub async fn flush_logged(&self, which: Flush) {
         use std::sync::atomic::Ordering;
-        match self.flush().await {
+        match self.flush(which).await {
             Ok(_) => {
                 if self.failing.swap(false, Ordering::Relaxed) {
                     tracing::info!("usage counts are flushed to the service again");
@@ -282,13 +404,17 @@ impl Usage {
         }
     }
 
-    /// Flushes every interval until `stopped` resolves (the last flush,
-    /// after the drain, is the caller's).
+    /// Flushes what is due every interval until `stopped` resolves (the
+    /// last flush, after the drain, is the caller's).
     pub async fn run(self: Arc<Self>, stopped: impl Future<Output = ()>) {
         tokio::pin!(stopped);
+        let mut tick = 0;
         loop {
             tokio::select! {
-                () = tokio::time::sleep(self.interval) => self.flush_logged().await,
+                () = tokio::time::sleep(self.intervals.interval) => {
+                    tick += 1;
+                    self.flush_logged(Flush::Tick(tick)).await;
+                }
                 () = &mut stopped => return,
             }
         }
@@ -303,6 +429,102 @@ mod tests {
 
     fn at(t: time::OffsetDateTime) -> SystemTime {
         t.into()
+    }
+
+    /// A counter read `ago` before `now`, with `known` in the table and
+    /// `pending` counted here since, the total growing at `rate`.
+    fn counter(known: u64, pending: u64, rate: f64, ago: Duration, now: Instant) -> State {
+        State {
+            known,
+            pending,
+            read: true,
+            read_at: Some(now - ago),
+            rate,
+            used: Some(now),
+            ..State::default()
+        }
+    }
+
+    const HORIZON: f64 = 20.0;
+
+    #[test]
+    fn a_counter_far_from_its_quota_waits_for_its_turn() {
+        let now = Instant::now();
+        // 7 a second everywhere, 1,000,000 left: spent in a day, not in 20 s.
+        let far = counter(1_000, 7, 7.0, Duration::from_secs(1), now);
+        assert!(!far.due(1_001_007, now, HORIZON, false));
+        assert!(far.due(1_001_007, now, HORIZON, true));
+        // Nothing to add but used lately: its total is read on its turn.
+        let read_only = counter(1_000, 0, 7.0, Duration::from_secs(1), now);
+        assert!(!read_only.due(1_001_000, now, HORIZON, false));
+        assert!(read_only.due(1_001_000, now, HORIZON, true));
+    }
+
+    #[test]
+    fn a_counter_near_its_quota_is_flushed_at_every_tick() {
+        let now = Instant::now();
+        // 5 a second everywhere, 90 left: spent within 20 s.
+        let near = counter(10, 0, 5.0, Duration::from_secs(1), now);
+        assert!(near.due(100, now, HORIZON, false));
+        // Quiet everywhere (the rate read is 0), but 30 counted here in the
+        // last second: 30 a second × 20 s ≥ 100 left.
+        let busy_here = counter(0, 30, 0.0, Duration::from_secs(1), now);
+        assert!(busy_here.due(130, now, HORIZON, false));
+        assert!(!busy_here.due(10_000, now, HORIZON, false));
+        // Spent: flushed at every tick, so that a new period or another
+        // replica's view is seen at once.
+        let spent = counter(100, 0, 0.0, Duration::from_secs(1), now);
+        assert!(spent.due(100, now, HORIZON, false));
+    }
+
+    #[test]
+    fn unread_counters_are_always_due_and_idle_ones_never() {
+        let now = Instant::now();
+        assert!(State::default().due(u64::MAX, now, HORIZON, false));
+        let idle = State {
+            used: Some(now - REFRESH_WINDOW),
+            ..counter(5, 0, 0.0, Duration::from_secs(1), now)
+        };
+        assert!(!idle.due(10, now, HORIZON, true));
+        let never_used = State {
+            used: None,
+            ..counter(5, 0, 0.0, Duration::from_secs(1), now)
+        };
+        assert!(!never_used.due(10, now, HORIZON, true));
+    }
+
+    #[test]
+    fn each_read_averages_the_rate_the_total_grew_at() {
+        let now = Instant::now();
+        let mut state = counter(100, 0, 0.0, Duration::from_secs(2), now);
+        // 40 more in 2 s: 20 a second, averaged with the 0 before.
+        state.learn(140, now);
+        assert_eq!((state.known, state.rate), (140, 10.0));
+        state.learn(170, now + Duration::from_secs(1));
+        assert_eq!((state.known, state.rate), (170, 20.0));
+        assert_eq!(state.read_at, Some(now + Duration::from_secs(1)));
+        // A first read has no rate to learn from.
+        let mut first = State::default();
+        first.learn(5, now);
+        assert_eq!((first.known, first.rate, first.read), (5, 0.0, true));
+    }
+
+    #[test]
+    fn flush_intervals_are_checked_and_spread_far_counters_over_ticks() {
+        let second = Duration::from_secs(1);
+        let intervals = FlushIntervals::new(second, 10 * second).unwrap();
+        assert_eq!(intervals.ticks_per_turn(), 10);
+        assert_eq!(intervals.horizon_secs(), 20.0);
+        let same = FlushIntervals::new(second, second).unwrap();
+        assert_eq!(same.ticks_per_turn(), 1);
+        assert_eq!(
+            FlushIntervals::new(Duration::ZERO, second).unwrap_err(),
+            "--usage-flush-interval must be longer than 0"
+        );
+        assert_eq!(
+            FlushIntervals::new(second, Duration::from_millis(500)).unwrap_err(),
+            "--usage-flush-max-interval (500ms) is shorter than --usage-flush-interval (1s)"
+        );
     }
 
     #[test]
