@@ -9,20 +9,24 @@
 pub mod template;
 
 use std::{
+    convert::Infallible,
+    future::Future,
     io::Write as _,
     net::{IpAddr, SocketAddr},
+    pin::Pin,
     sync::Arc,
+    task::{Context, Poll},
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
 use ::metrics::SharedString;
 use axum::{
-    extract::{ConnectInfo, Request, State},
-    middleware::Next,
+    extract::{ConnectInfo, Request},
     response::Response,
 };
 use http::{HeaderValue, Method};
 use http_body::Body as _;
+use tower::{Layer, Service};
 use tracing::Instrument;
 
 use music_runtime::traceparent;
@@ -45,10 +49,9 @@ use crate::{
 struct InFlightGauge(::metrics::Gauge);
 
 impl InFlightGauge {
-    fn enter() -> Self {
-        let gauge = ::metrics::gauge!(metrics::HTTP_IN_FLIGHT);
+    fn enter(gauge: &::metrics::Gauge) -> Self {
         gauge.increment(1.0);
-        Self(gauge)
+        Self(gauge.clone())
     }
 }
 
@@ -225,140 +228,273 @@ impl Values for Line<'_> {
     }
 }
 
-/// Wraps every request: trace context in, ids out, one access-log line, metrics.
-pub async fn record(State(log): State<AccessLog>, mut request: Request, next: Next) -> Response {
-    let routes = &log.routes;
-    let started = Instant::now();
-    // The access-log fields are formatted only when the line is written
-    // (tracing evaluates an event's fields only when it is enabled).
-    let arrived = SystemTime::now();
-    let id_header = request.headers().get(&X_REQUEST_ID).cloned();
-    let request_id = id_header
-        .as_ref()
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("-")
-        .to_owned();
-    let span = tracing::info_span!(
-        "request",
-        request_id = %request_id,
-        trace_id = tracing::field::Empty
-    );
-    let incoming =
-        incoming_traceparent(request.headers()).filter(|t| traceparent::parse(t).is_some());
-    music_runtime::telemetry::continue_trace(&span, incoming);
-    let trace = TraceContext::continuing(
-        request.headers(),
-        music_runtime::telemetry::traceparent_of(&span),
-    );
-    span.record("trace_id", trace.trace_id());
-    request.extensions_mut().insert(trace.clone());
-    let peer = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip());
-    let method = request.method().clone();
-    let version = request.version();
-    let template_headers = log.format.as_ref().map(|_| {
-        let text = |name| {
-            request
-                .headers()
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned)
-        };
-        (text(http::header::USER_AGENT), text(http::header::HOST))
-    });
-    let uri = request.uri().clone();
-    let path = uri.path();
-    let resource = routes.resource_path(path);
+/// The access log as a layer around every request: trace context in, ids
+/// out, one access-log line, metrics. A static tower layer, not an axum
+/// `from_fn`, which boxes and clones the stack inside it per request.
+#[derive(Debug, Clone)]
+pub struct AccessLayer {
+    log: Arc<AccessLog>,
+    in_flight: ::metrics::Gauge,
+}
 
-    let in_flight = InFlightGauge::enter();
-    let mut response = next.run(request).instrument(span.clone()).await;
-    drop(in_flight);
-
-    let matched = response
-        .extensions()
-        .get::<RouteLabel>()
-        .map(|l| l.0.clone());
-    // API Gateway's `$context.resourcePath`: the resource, without the stage.
-    let resource_path = matched.as_deref().or(resource).unwrap_or(path);
-    let route = match (&matched, resource) {
-        (Some(template), _) => SharedString::from(template.clone()),
-        (None, Some(resource)) => SharedString::from(resource),
-        (None, None) => SharedString::from(match path {
-            "/healthz" | "/readyz" | "/metrics" => "admin",
-            _ => "unmatched",
-        }),
-    };
-
-    // API Gateway's name for the request id, and the trace id it echoes.
-    if let Some(id) = id_header {
-        response.headers_mut().insert(X_AMZN_REQUEST_ID, id);
+impl AccessLayer {
+    /// Counts into the process's recorder (installed here if it is not yet:
+    /// a gauge's handle is bound to the recorder in place when it is made).
+    pub fn new(log: AccessLog) -> Self {
+        crate::metrics::prometheus();
+        Self {
+            log: Arc::new(log),
+            in_flight: ::metrics::gauge!(metrics::HTTP_IN_FLIGHT),
+        }
     }
-    if let Ok(value) = HeaderValue::from_str(&trace.amzn_trace_id) {
-        response.headers_mut().insert(X_AMZN_TRACE_ID, value);
+}
+
+impl<S> Layer<S> for AccessLayer {
+    type Service = Access<S>;
+
+    fn layer(&self, inner: S) -> Access<S> {
+        Access {
+            inner,
+            layer: self.clone(),
+        }
+    }
+}
+
+/// [`AccessLayer`]'s service.
+#[derive(Debug, Clone)]
+pub struct Access<S> {
+    inner: S,
+    layer: AccessLayer,
+}
+
+impl<S> Service<Request> for Access<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible>,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = AccessFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
     }
 
-    let status = response.status().as_u16();
-    let elapsed = started.elapsed();
-    let labels = [
-        ("route", route.clone()),
-        ("method", SharedString::from(method_label(&method))),
-        ("status", status_label(status)),
-    ];
-    ::metrics::counter!(metrics::HTTP_REQUESTS, &labels).increment(1);
-    ::metrics::histogram!(metrics::HTTP_DURATION, "route" => route, "method" => method_label(&method))
-        .record(elapsed.as_secs_f64());
-    let response_length = response.body().size_hint().exact().map_or(-1, |n| n as i64);
-    let edge = response.extensions().get::<EdgeFacts>();
-    let source_ip = edge.and_then(|e| e.source_ip).or(peer);
-    if let Some(format) = &log.format {
-        let (user_agent, domain) = template_headers.unwrap_or_default();
-        let mut line = format.render(&Line {
-            log: &log,
-            request_id: &request_id,
-            source_ip,
-            user_agent: user_agent.as_deref(),
-            domain: domain.as_deref(),
-            arrived,
-            method: &method,
-            resource_path,
-            path,
-            status,
-            version,
-            response_length,
-            latency: elapsed,
-            edge,
-            integration: response.extensions().get::<IntegrationFacts>(),
-            amzn_trace_id: &trace.amzn_trace_id,
+    fn call(&mut self, mut request: Request) -> Self::Future {
+        let pending = Pending::begin(&self.layer, &mut request);
+        AccessFuture {
+            inner: self.inner.call(request).instrument(pending.span.clone()),
+            pending: Some(pending),
+            log: Arc::clone(&self.layer.log),
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A request's answer, logged and counted when it is ready.
+    pub struct AccessFuture<F> {
+        #[pin]
+        inner: tracing::instrument::Instrumented<F>,
+        pending: Option<Pending>,
+        log: Arc<AccessLog>,
+    }
+}
+
+impl<F> Future for AccessFuture<F>
+where
+    F: Future<Output = Result<Response, Infallible>>,
+{
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let Ok(response) = std::task::ready!(this.inner.poll(cx));
+        let pending = this
+            .pending
+            .take()
+            .expect("a future is not polled after it is ready");
+        Poll::Ready(Ok(pending.finish(this.log, response)))
+    }
+}
+
+/// What the access log keeps of a request while it is served. Dropped with
+/// the future when the client goes away, which takes the request out of the
+/// in-flight gauge.
+struct Pending {
+    started: Instant,
+    arrived: SystemTime,
+    id_header: Option<HeaderValue>,
+    request_id: String,
+    span: tracing::Span,
+    trace: TraceContext,
+    peer: Option<IpAddr>,
+    method: Method,
+    version: http::Version,
+    template_headers: Option<(Option<String>, Option<String>)>,
+    uri: http::Uri,
+    _in_flight: InFlightGauge,
+}
+
+impl Pending {
+    /// The request's ids, trace context and what its line will need.
+    fn begin(layer: &AccessLayer, request: &mut Request) -> Self {
+        let log = &layer.log;
+        let started = Instant::now();
+        // The access-log fields are formatted only when the line is written
+        // (tracing evaluates an event's fields only when it is enabled).
+        let arrived = SystemTime::now();
+        let id_header = request.headers().get(&X_REQUEST_ID).cloned();
+        let request_id = id_header
+            .as_ref()
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("-")
+            .to_owned();
+        let span = tracing::info_span!(
+            "request",
+            request_id = %request_id,
+            trace_id = tracing::field::Empty
+        );
+        let incoming =
+            incoming_traceparent(request.headers()).filter(|t| traceparent::parse(t).is_some());
+        music_runtime::telemetry::continue_trace(&span, incoming);
+        let trace = TraceContext::continuing(
+            request.headers(),
+            music_runtime::telemetry::traceparent_of(&span),
+        );
+        span.record("trace_id", trace.trace_id());
+        request.extensions_mut().insert(trace.clone());
+        let peer = request
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip());
+        let template_headers = log.format.as_ref().map(|_| {
+            let text = |name| {
+                request
+                    .headers()
+                    .get(name)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned)
+            };
+            (text(http::header::USER_AGENT), text(http::header::HOST))
         });
-        line.push('\n');
-        // One write of the whole line: std's stderr lock keeps it whole
-        // among the other log lines (tracing writes through the same lock).
-        let _ = std::io::stderr().lock().write_all(line.as_bytes());
-        return response;
+        Self {
+            started,
+            arrived,
+            id_header,
+            request_id,
+            span,
+            trace,
+            peer,
+            method: request.method().clone(),
+            version: request.version(),
+            template_headers,
+            uri: request.uri().clone(),
+            _in_flight: InFlightGauge::enter(&layer.in_flight),
+        }
     }
-    let api_key_id = edge.and_then(|e| e.api_key_id.as_deref()).unwrap_or("-");
-    let refusal = edge.and_then(|e| e.refusal).map_or("-", |r| r.reason());
-    span.in_scope(|| {
-        tracing::info!(
-            requestId = %request_id,
-            ip = %source_ip.map_or_else(|| "-".to_owned(), |ip| ip.to_string()),
-            caller = "-",
-            user = "-",
-            requestTime = %clf_time(arrived),
-            httpMethod = %method,
-            resourcePath = %bounded(resource_path),
-            status,
-            protocol = ?version,
-            responseLength = response_length,
-            apiKeyId = %api_key_id,
-            refusal,
-            latency_ms = elapsed.as_secs_f64() * 1000.0,
-            "request answered"
-        )
-    });
-    response
+
+    /// The answer, with its ids, counted and logged.
+    fn finish(self, log: &AccessLog, mut response: Response) -> Response {
+        let Self {
+            started,
+            arrived,
+            id_header,
+            request_id,
+            span,
+            trace,
+            peer,
+            method,
+            version,
+            template_headers,
+            uri,
+            _in_flight,
+        } = self;
+        drop(_in_flight);
+        let path = uri.path();
+        let resource = log.routes.resource_path(path);
+        let matched = response
+            .extensions()
+            .get::<RouteLabel>()
+            .map(|l| l.0.clone());
+        // API Gateway's `$context.resourcePath`: the resource, without the stage.
+        let resource_path = matched.as_deref().or(resource).unwrap_or(path);
+        let route = match (&matched, resource) {
+            (Some(template), _) => SharedString::from(template.clone()),
+            (None, Some(resource)) => SharedString::from(resource),
+            (None, None) => SharedString::from(match path {
+                "/healthz" | "/readyz" | "/metrics" => "admin",
+                _ => "unmatched",
+            }),
+        };
+
+        // API Gateway's name for the request id, and the trace id it echoes.
+        if let Some(id) = id_header {
+            response.headers_mut().insert(X_AMZN_REQUEST_ID, id);
+        }
+        if let Ok(value) = HeaderValue::from_str(&trace.amzn_trace_id) {
+            response.headers_mut().insert(X_AMZN_TRACE_ID, value);
+        }
+
+        let status = response.status().as_u16();
+        let elapsed = started.elapsed();
+        let labels = [
+            ("route", route.clone()),
+            ("method", SharedString::from(method_label(&method))),
+            ("status", status_label(status)),
+        ];
+        ::metrics::counter!(metrics::HTTP_REQUESTS, &labels).increment(1);
+        ::metrics::histogram!(metrics::HTTP_DURATION, "route" => route, "method" => method_label(&method))
+            .record(elapsed.as_secs_f64());
+        let response_length = response.body().size_hint().exact().map_or(-1, |n| n as i64);
+        let edge = response.extensions().get::<EdgeFacts>();
+        let source_ip = edge.and_then(|e| e.source_ip).or(peer);
+        if let Some(format) = &log.format {
+            let (user_agent, domain) = template_headers.unwrap_or_default();
+            let mut line = format.render(&Line {
+                log,
+                request_id: &request_id,
+                source_ip,
+                user_agent: user_agent.as_deref(),
+                domain: domain.as_deref(),
+                arrived,
+                method: &method,
+                resource_path,
+                path,
+                status,
+                version,
+                response_length,
+                latency: elapsed,
+                edge,
+                integration: response.extensions().get::<IntegrationFacts>(),
+                amzn_trace_id: &trace.amzn_trace_id,
+            });
+            line.push('\n');
+            // One write of the whole line: std's stderr lock keeps it whole
+            // among the other log lines (tracing writes through the same lock).
+            let _ = std::io::stderr().lock().write_all(line.as_bytes());
+            return response;
+        }
+        let api_key_id = edge.and_then(|e| e.api_key_id.as_deref()).unwrap_or("-");
+        let refusal = edge.and_then(|e| e.refusal).map_or("-", |r| r.reason());
+        span.in_scope(|| {
+            tracing::info!(
+                requestId = %request_id,
+                ip = %source_ip.map_or_else(|| "-".to_owned(), |ip| ip.to_string()),
+                caller = "-",
+                user = "-",
+                requestTime = %clf_time(arrived),
+                httpMethod = %method,
+                resourcePath = %bounded(resource_path),
+                status,
+                protocol = ?version,
+                responseLength = response_length,
+                apiKeyId = %api_key_id,
+                refusal,
+                latency_ms = elapsed.as_secs_f64() * 1000.0,
+                "request answered"
+            )
+        });
+        response
+    }
 }
 
 #[cfg(test)]

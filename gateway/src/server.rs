@@ -5,14 +5,14 @@
 //! the admin listener, and, without `--upstream` (feature `in-process`), the
 //! in-process music-service's gRPC listener.
 
-use std::{future::Future, sync::Arc, time::Duration};
+use std::{convert::Infallible, future::Future, sync::Arc, time::Duration};
 
 use axum::{
     Router,
     extract::{ConnectInfo, Request},
-    middleware,
     response::{IntoResponse, Response},
 };
+use futures_util::future::Either;
 use http::{StatusCode, header};
 use music_api::wire;
 use music_runtime::{
@@ -93,15 +93,15 @@ pub fn router(tutorial: Tutorial, rest: Arc<Rest>) -> Router {
 
 /// What every request passes through before its route, outermost first: an
 /// unusable request id dropped, a fresh one set (and echoed), the access log,
-/// the edge (inside the log, so that its refusals are logged), the Host
-/// check. One stack of static types around the whole router: `Router::layer`
-/// would wrap each route in it, and box and clone every layer again per
-/// request.
+/// the edge (inside the log, so that its refusals are logged), CORS when set,
+/// the Host check. One stack of static types around the whole router:
+/// `Router::layer` would wrap each route in it, and axum's `from_fn` boxes
+/// and clones the stack inside it, per request.
 pub fn app(
     router: Router,
     edge: Edge,
     access: AccessLog,
-) -> impl Service<Request, Response = Response, Error = std::convert::Infallible, Future: Send + 'static>
+) -> impl Service<Request, Response = Response, Error = Infallible, Future: Send + 'static>
 + Clone
 + Send
 + 'static {
@@ -109,9 +109,10 @@ pub fn app(
         .map_request(drop_unusable_request_id)
         .layer(SetRequestIdLayer::new(X_REQUEST_ID, MakeRequestUuid))
         .layer(PropagateRequestIdLayer::new(X_REQUEST_ID))
-        .layer(middleware::from_fn_with_state(access, access::record))
-        .layer(middleware::from_fn_with_state(edge, edge::guard))
-        .layer(middleware::from_fn(require_host))
+        .layer(access::AccessLayer::new(access))
+        .layer(edge::EdgeLayer::new(edge.clone()))
+        .option_layer(edge.cors())
+        .layer(tower::layer::layer_fn(RequireHost))
         .service(router)
 }
 
@@ -130,26 +131,47 @@ fn readiness_check(upstream: &Upstream) -> ReadinessCheck {
     })
 }
 
-/// An HTTP/1.1 request without exactly one valid Host is 400 (RFC 9112, section 3.2).
-async fn require_host(request: Request, next: middleware::Next) -> Response {
-    if request.version() == http::Version::HTTP_11 {
-        let mut hosts = request.headers().get_all(header::HOST).iter();
-        let valid = match (hosts.next(), hosts.next()) {
-            (Some(host), None) => host
-                .to_str()
-                .ok()
-                .is_some_and(|h| h.parse::<http::uri::Authority>().is_ok()),
-            _ => false,
-        };
-        if !valid {
-            return ApiError::message(
+/// An HTTP/1.1 request without exactly one valid Host is 400 (RFC 9112,
+/// section 3.2): a static layer around the router.
+#[derive(Debug, Clone)]
+struct RequireHost<S>(S);
+
+impl<S> Service<Request> for RequireHost<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible>,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Either<std::future::Ready<Result<Response, Infallible>>, S::Future>;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Infallible>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        if request.version() == http::Version::HTTP_11 && !has_one_valid_host(&request) {
+            return Either::Left(std::future::ready(Ok(ApiError::message(
                 StatusCode::BAD_REQUEST,
                 "An HTTP/1.1 request needs exactly one valid Host header.",
             )
-            .into_response();
+            .into_response())));
         }
+        Either::Right(self.0.call(request))
     }
-    next.run(request).await
+}
+
+fn has_one_valid_host(request: &Request) -> bool {
+    let mut hosts = request.headers().get_all(header::HOST).iter();
+    match (hosts.next(), hosts.next()) {
+        (Some(host), None) => host
+            .to_str()
+            .ok()
+            .is_some_and(|h| h.parse::<http::uri::Authority>().is_ok()),
+        _ => false,
+    }
 }
 
 /// An `x-request-id` that is not a usable id (blank, over 128 characters,

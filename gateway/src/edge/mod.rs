@@ -21,16 +21,18 @@ pub mod usage;
 use std::{
     cell::RefCell,
     convert::Infallible,
+    future::Future,
     net::{IpAddr, Ipv4Addr, SocketAddr},
     path::PathBuf,
+    pin::Pin,
     sync::Arc,
+    task::{Context, Poll},
     time::Duration,
 };
 
 use arc_swap::ArcSwap;
 use axum::{
-    extract::{ConnectInfo, Request, State},
-    middleware::Next,
+    extract::{ConnectInfo, Request},
     response::{IntoResponse, Response},
 };
 use clap::Args;
@@ -487,141 +489,262 @@ impl Edge {
     }
 }
 
-/// The edge as a middleware (`axum::middleware::from_fn_with_state`) around
-/// every route of both families. `/healthz` and `/readyz` pass untouched: they
-/// are the load balancer's, not the API's.
-pub async fn guard(State(edge): State<Edge>, request: Request, next: Next) -> Response {
-    let path = request.uri().path();
-    if path == "/healthz" || path == "/readyz" {
-        return next.run(request).await;
-    }
-    let inner = &*edge.inner;
-    let peer = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip());
-    let source_ip = inner.network.source_ip(peer, request.headers());
-    let vpce = inner.network.vpc_endpoint(source_ip);
-    let mut facts = EdgeFacts {
-        source_ip: Some(source_ip),
-        vpce_id: vpce.cloned(),
-        ..EdgeFacts::default()
-    };
+/// What the edge makes of a request, decided before it goes on.
+enum Verdict {
+    /// `/healthz` and `/readyz`: the load balancer's, not the API's.
+    Untouched,
+    /// Served; `facts` go to the access log when it cannot tell them itself.
+    Pass { facts: EdgeFacts, peer: IpAddr },
+    Refuse {
+        facts: EdgeFacts,
+        refusal: Refusal,
+        message: String,
+        retry: Option<Duration>,
+    },
+}
 
-    if let Some(source) = &inner.policy {
-        let policy = source.current.load();
-        let denied = ARN.with(|arn| {
-            let mut arn = arn.borrow_mut();
-            let at = inner.arn.write(
-                &mut arn,
-                &inner.stage,
-                request.method().as_str(),
-                edge.path_in_stage(path),
-            );
-            let subject = Subject {
-                arn: &arn,
-                in_api: &arn[at..],
-                source_ip,
-                vpc: policy
-                    .uses_vpc()
-                    .then(|| inner.network.vpc(source_ip))
-                    .flatten()
-                    .map(|v| &**v),
-                vpce: vpce.map(|v| &**v),
-            };
-            match policy.evaluate(&subject) {
-                Decision::Allow => None,
-                Decision::Deny { explicit } => Some((explicit, inner.arn.masked(&arn))),
-            }
-        });
-        if let Some((explicit, arn)) = denied {
-            let message = format!(
-                "User: anonymous is not authorized to perform: execute-api:Invoke on resource: {arn}{}",
-                if explicit {
-                    " with an explicit deny"
-                } else {
-                    ""
-                }
-            );
-            return edge
-                .refuse(request, facts, Refusal::Policy { explicit }, &message, None)
-                .await;
+impl Edge {
+    /// The CORS layer, when CORS is set: right inside [`EdgeLayer`], so that
+    /// every request the edge lets through gets its headers (a refusal gets
+    /// them from [`Edge::refuse`]).
+    pub fn cors(&self) -> Option<CorsLayer> {
+        self.inner.cors.clone()
+    }
+
+    /// API Gateway's order: resource policy → API key → throttling and quota.
+    fn verdict(&self, request: &Request) -> Verdict {
+        let path = request.uri().path();
+        if path == "/healthz" || path == "/readyz" {
+            return Verdict::Untouched;
         }
-    }
-
-    let method = request.method().clone();
-    let resource = inner.names.name(&method, path);
-    let mut key = None;
-    // A preflight never carries a key (browsers send none), as API
-    // Gateway's CORS OPTIONS methods need none.
-    if let Some(plans) = &inner.plans
-        && !is_preflight(&request)
-        && plans.requires_key(resource.as_str(), &method)
-    {
-        let presented = request.headers().get(X_API_KEY).map(HeaderValue::as_bytes);
-        let refusal = match plans.find(presented) {
-            Presented::Valid(found, index) => {
-                facts.api_key_id = Some(found.id.clone());
-                key = Some((found, index));
-                None
-            }
-            Presented::Disabled(found, _) => {
-                facts.api_key_id = Some(found.id.clone());
-                Some(Refusal::ApiKeyDisabled)
-            }
-            Presented::Unknown => Some(Refusal::ApiKeyUnknown),
-            Presented::Missing => Some(Refusal::ApiKeyMissing),
+        let inner = &*self.inner;
+        let peer = request
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip());
+        let source_ip = inner.network.source_ip(peer, request.headers());
+        let vpce = inner.network.vpc_endpoint(source_ip);
+        let mut facts = EdgeFacts {
+            source_ip: Some(source_ip),
+            vpce_id: vpce.cloned(),
+            ..EdgeFacts::default()
         };
-        if let Some(refusal) = refusal {
-            return edge
-                .refuse(request, facts, refusal, "Forbidden", None)
-                .await;
+
+        if let Some(source) = &inner.policy {
+            let policy = source.current.load();
+            let denied = ARN.with(|arn| {
+                let mut arn = arn.borrow_mut();
+                let at = inner.arn.write(
+                    &mut arn,
+                    &inner.stage,
+                    request.method().as_str(),
+                    self.path_in_stage(path),
+                );
+                let subject = Subject {
+                    arn: &arn,
+                    in_api: &arn[at..],
+                    source_ip,
+                    vpc: policy
+                        .uses_vpc()
+                        .then(|| inner.network.vpc(source_ip))
+                        .flatten()
+                        .map(|v| &**v),
+                    vpce: vpce.map(|v| &**v),
+                };
+                match policy.evaluate(&subject) {
+                    Decision::Allow => None,
+                    Decision::Deny { explicit } => Some((explicit, inner.arn.masked(&arn))),
+                }
+            });
+            if let Some((explicit, arn)) = denied {
+                let message = format!(
+                    "User: anonymous is not authorized to perform: execute-api:Invoke on resource: {arn}{}",
+                    if explicit {
+                        " with an explicit deny"
+                    } else {
+                        ""
+                    }
+                );
+                return Verdict::Refuse {
+                    facts,
+                    refusal: Refusal::Policy { explicit },
+                    message,
+                    retry: None,
+                };
+            }
+        }
+
+        let method = request.method().clone();
+        let resource = inner.names.name(&method, path);
+        let mut key = None;
+        // A preflight never carries a key (browsers send none), as API
+        // Gateway's CORS OPTIONS methods need none.
+        if let Some(plans) = &inner.plans
+            && !is_preflight(request)
+            && plans.requires_key(resource.as_str(), &method)
+        {
+            let presented = request.headers().get(X_API_KEY).map(HeaderValue::as_bytes);
+            let refusal = match plans.find(presented) {
+                Presented::Valid(found, index) => {
+                    facts.api_key_id = Some(found.id.clone());
+                    key = Some((found, index));
+                    None
+                }
+                Presented::Disabled(found, _) => {
+                    facts.api_key_id = Some(found.id.clone());
+                    Some(Refusal::ApiKeyDisabled)
+                }
+                Presented::Unknown => Some(Refusal::ApiKeyUnknown),
+                Presented::Missing => Some(Refusal::ApiKeyMissing),
+            };
+            if let Some(refusal) = refusal {
+                return Verdict::Refuse {
+                    facts,
+                    refusal,
+                    message: "Forbidden".to_owned(),
+                    retry: None,
+                };
+            }
+        }
+
+        let throttled = match key {
+            Some((found, _)) => found.throttle(resource.as_str(), &method),
+            None => Ok(()),
+        }
+        .and_then(|()| inner.throttle.check(resource.as_str(), &method));
+        if let Err(wait) = throttled {
+            return Verdict::Refuse {
+                facts,
+                refusal: Refusal::Throttled,
+                message: "Too Many Requests".to_owned(),
+                retry: Some(wait),
+            };
+        }
+        if let (Some(usage), Some((_, index))) = (inner.usage.get(), key)
+            && let Err(spent) = usage.take(index)
+        {
+            return Verdict::Refuse {
+                facts,
+                refusal: Refusal::QuotaExceeded,
+                message: "Limit Exceeded".to_owned(),
+                retry: Some(spent.resets_in),
+            };
+        }
+        Verdict::Pass { facts, peer }
+    }
+}
+
+/// The edge as a layer around every route of both families (CORS, when set,
+/// is [`Edge::cors`], the layer right inside it). A static tower layer, not
+/// an axum `from_fn`, which boxes and clones the stack inside it per request.
+#[derive(Debug, Clone)]
+pub struct EdgeLayer(Edge);
+
+impl EdgeLayer {
+    pub fn new(edge: Edge) -> Self {
+        Self(edge)
+    }
+}
+
+impl<S> Layer<S> for EdgeLayer {
+    type Service = Guard<S>;
+
+    fn layer(&self, inner: S) -> Guard<S> {
+        Guard {
+            inner,
+            edge: self.0.clone(),
         }
     }
+}
 
-    let throttled = match key {
-        Some((found, _)) => found.throttle(resource.as_str(), &method),
-        None => Ok(()),
+/// [`EdgeLayer`]'s service.
+#[derive(Debug, Clone)]
+pub struct Guard<S> {
+    inner: S,
+    edge: Edge,
+}
+
+impl<S> tower::Service<Request> for Guard<S>
+where
+    S: tower::Service<Request, Response = Response, Error = Infallible>,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = GuardFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
     }
-    .and_then(|()| inner.throttle.check(resource.as_str(), &method));
-    if let Err(wait) = throttled {
-        return edge
-            .refuse(
-                request,
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        match self.edge.verdict(&request) {
+            Verdict::Untouched => GuardFuture::Pass {
+                inner: self.inner.call(request),
+                facts: None,
+            },
+            Verdict::Pass { facts, peer } => {
+                // Only what the access log cannot tell by itself: no
+                // allocation for a request that carried no key from an
+                // address of its own.
+                let needed = facts.api_key_id.is_some()
+                    || facts.vpce_id.is_some()
+                    || facts.source_ip != Some(peer);
+                GuardFuture::Pass {
+                    inner: self.inner.call(request),
+                    facts: needed.then_some(facts),
+                }
+            }
+            Verdict::Refuse {
                 facts,
-                Refusal::Throttled,
-                "Too Many Requests",
-                Some(wait),
-            )
-            .await;
+                refusal,
+                message,
+                retry,
+            } => {
+                let edge = self.edge.clone();
+                GuardFuture::Refused {
+                    answer: Box::pin(async move {
+                        Ok(edge.refuse(request, facts, refusal, &message, retry).await)
+                    }),
+                }
+            }
+        }
     }
-    if let (Some(usage), Some((_, index))) = (inner.usage.get(), key)
-        && let Err(spent) = usage.take(index)
-    {
-        return edge
-            .refuse(
-                request,
-                facts,
-                Refusal::QuotaExceeded,
-                "Limit Exceeded",
-                Some(spent.resets_in),
-            )
-            .await;
+}
+
+pin_project_lite::pin_project! {
+    /// A request's answer through the edge: the inner service's, with the
+    /// edge's facts; or the edge's refusal (boxed: refusals are the rare path).
+    #[project = GuardProjection]
+    pub enum GuardFuture<F> {
+        Pass {
+            #[pin]
+            inner: F,
+            facts: Option<EdgeFacts>,
+        },
+        Refused {
+            answer: Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>,
+        },
     }
-    let mut response = match &inner.cors {
-        Some(cors) => cors
-            .layer(next)
-            .oneshot(request)
-            .await
-            .unwrap_or_else(|never| match never {}),
-        None => next.run(request).await,
-    };
-    // Only what the access log cannot tell by itself: no allocation for a
-    // request that carried no key from an address of its own.
-    if facts.api_key_id.is_some() || facts.vpce_id.is_some() || facts.source_ip != Some(peer) {
-        response.extensions_mut().insert(facts);
+}
+
+impl<F> Future for GuardFuture<F>
+where
+    F: Future<Output = Result<Response, Infallible>>,
+{
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project() {
+            GuardProjection::Pass { inner, facts } => {
+                let Ok(mut response) = std::task::ready!(inner.poll(cx));
+                if let Some(facts) = facts.take() {
+                    response.extensions_mut().insert(facts);
+                }
+                Poll::Ready(Ok(response))
+            }
+            GuardProjection::Refused { answer } => answer.as_mut().poll(cx),
+        }
     }
-    response
 }
 
 #[cfg(test)]
