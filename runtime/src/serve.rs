@@ -366,12 +366,18 @@ impl Activity {
         let mut deadline = counts.opened + first;
         loop {
             tokio::time::sleep_until(deadline.into()).await;
+            // The guard's order reversed: no request in flight first, then
+            // when the last one ended (written before the count fell), then
+            // no request begun meanwhile.
             let started = counts.started.load(Ordering::SeqCst);
+            if counts.active.load(Ordering::SeqCst) > 0 {
+                deadline = Instant::now() + idle;
+                continue;
+            }
             let quiet_since =
                 counts.opened + Duration::from_nanos(counts.last_end.load(Ordering::SeqCst));
-            // A request that began while the end was read is seen here.
-            if counts.active.load(Ordering::SeqCst) > 0
-                || counts.started.load(Ordering::SeqCst) != started
+            if counts.started.load(Ordering::SeqCst) != started
+                || counts.active.load(Ordering::SeqCst) > 0
             {
                 deadline = Instant::now() + idle;
                 continue;
