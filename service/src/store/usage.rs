@@ -79,10 +79,13 @@ impl UsageStore {
         }
     }
 
-    /// The increments above 0 as one `UpdateItem ADD` each (DynamoDB has no
-    /// batched update that answers the new values), at most
-    /// [`CONCURRENT_UPDATES`] at once; the increments of 0, which only read a
-    /// total, as BatchGetItem calls of up to 100 counters.
+    /// The increments of 0, which only read a total, as BatchGetItem calls
+    /// of up to 100 counters; then the increments above 0 as one
+    /// `UpdateItem ADD` each (DynamoDB has no batched update that answers
+    /// the new values). At most [`CONCURRENT_UPDATES`] calls at once. The
+    /// reads go first so that a read that fails fails the call before any
+    /// count is added: the gateway sends its increments again after a
+    /// failure, and they would be counted twice.
     async fn add_all(&self, increments: &[Increment]) -> Result<Vec<i64>, StoreError> {
         let mut totals = vec![0; increments.len()];
         let (reads, adds): (Vec<_>, Vec<_>) = increments
@@ -92,30 +95,32 @@ impl UsageStore {
             .partition(|(_, increment)| increment.count == 0);
         // Owned values: futures borrowing the slice trip a higher-ranked
         // lifetime limit of rustc inside tonic's `async_trait` handlers.
-        let calls: Vec<Call> = reads
+        let reads: Vec<Call> = reads
             .chunks(MAX_BATCH_GET)
             .map(|chunk| Call::Read(chunk.to_vec()))
-            .chain(
-                adds.into_iter()
-                    .map(|(index, increment)| Call::Add(index, increment)),
-            )
             .collect();
-        let mut calls = stream::iter(calls)
-            .map(|call| {
-                let this = self.clone();
-                async move {
-                    match call {
-                        Call::Read(counters) => this.read_totals(counters).await,
-                        Call::Add(index, increment) => {
-                            Ok(vec![(index, this.add_one(&increment).await?)])
+        let adds: Vec<Call> = adds
+            .into_iter()
+            .map(|(index, increment)| Call::Add(index, increment))
+            .collect();
+        for calls in [reads, adds] {
+            let mut calls = stream::iter(calls)
+                .map(|call| {
+                    let this = self.clone();
+                    async move {
+                        match call {
+                            Call::Read(counters) => this.read_totals(counters).await,
+                            Call::Add(index, increment) => {
+                                Ok(vec![(index, this.add_one(&increment).await?)])
+                            }
                         }
                     }
+                })
+                .buffer_unordered(CONCURRENT_UPDATES);
+            while let Some(answered) = calls.next().await {
+                for (index, total) in answered? {
+                    totals[index] = total;
                 }
-            })
-            .buffer_unordered(CONCURRENT_UPDATES);
-        while let Some(answered) = calls.next().await {
-            for (index, total) in answered? {
-                totals[index] = total;
             }
         }
         Ok(totals)
