@@ -416,7 +416,9 @@ async fn two_gateways_share_one_quota(service: Program, table: &str) {
             .await
             .assert_json(200, r#""Item not found""#);
     }
-    // a flushes within a second; b then learns the total at its first flush.
+    // a flushes within a second (20 in a moment: near its quota of 40); b
+    // learns the total at its first flush after its first request (10 a
+    // second here: near too).
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let mut served_b = 0;
     loop {

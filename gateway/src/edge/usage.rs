@@ -14,7 +14,11 @@
 //!   replicas overshoot it by at most N intervals of traffic while the rate
 //!   holds;
 //! - *far* — flushed every `--usage-flush-max-interval` (10 s), the keys
-//!   spread evenly over its ticks.
+//!   spread evenly over its ticks;
+//! - and at the next tick, near or far: a key used again after more than a
+//!   max interval without a read (what other replicas counted meanwhile is
+//!   seen at once), and every key in the last max interval of its period
+//!   (what is not sent before the period ends is not counted).
 //!
 //! So a restart resets nothing, and a crash loses at most one interval of the
 //! counts of a key near its quota and one max interval of the others'. A key
@@ -71,10 +75,11 @@ impl FlushIntervals {
         })
     }
 
-    /// Ticks in a max interval: a far counter's turn comes once in this many.
+    /// Ticks in a max interval: a far counter's turn comes once in this
+    /// many (rounded down, so that turns are at most a max interval apart).
     fn ticks_per_turn(self) -> u64 {
         (self.max_interval.as_secs_f64() / self.interval.as_secs_f64())
-            .round()
+            .floor()
             .max(1.0) as u64
     }
 
@@ -112,6 +117,8 @@ struct State {
     known: u64,
     /// Counted here since the last flush.
     pending: u64,
+    /// When the first of `pending` was counted.
+    pending_since: Option<Instant>,
     /// Counted here and being flushed.
     in_flight: u64,
     /// `known` was read for this period.
@@ -125,30 +132,48 @@ struct State {
     used: Option<Instant>,
 }
 
+/// What a flush weighs a counter against.
+#[derive(Debug, Clone, Copy)]
+struct Moment {
+    now: Instant,
+    /// How far ahead a counter is near its quota, in seconds.
+    horizon_secs: f64,
+    /// A total read longer ago than this is stale: the max interval.
+    max_age: Duration,
+    /// This tick is the counter's turn (or its period ends before the next).
+    turn: bool,
+}
+
 impl State {
     /// Whether a flush sends this counter now: one not read this period
     /// always; one with nothing to add and not used lately never; the others
-    /// on their `turn`, or at every tick while near the quota of `limit`.
-    fn due(&self, limit: u64, now: Instant, horizon_secs: f64, turn: bool) -> bool {
+    /// on their turn, when their total is stale (a key used again after a
+    /// quiet spell is read at the next tick), or at every tick while near the
+    /// quota of `limit`.
+    fn due(&self, limit: u64, at: Moment) -> bool {
         if !self.read {
             return true;
         }
         let recent = self
             .used
-            .is_some_and(|at| now.saturating_duration_since(at) < REFRESH_WINDOW);
+            .is_some_and(|used| at.now.saturating_duration_since(used) < REFRESH_WINDOW);
         if self.pending == 0 && !recent {
             return false;
         }
-        turn || self.near(limit, now, horizon_secs)
+        let stale = self
+            .read_at
+            .is_none_or(|read| at.now.saturating_duration_since(read) >= at.max_age);
+        at.turn || stale || self.near(limit, at.now, at.horizon_secs)
     }
 
     /// Whether the quota of `limit` could be spent within `horizon_secs` at
-    /// the rate the total grew or, when faster, the rate counted here since.
+    /// the rate the total grew or, when faster, the rate counted here since
+    /// the first count not yet sent.
     fn near(&self, limit: u64, now: Instant, horizon_secs: f64) -> bool {
         let left = limit.saturating_sub(self.known + self.pending + self.in_flight);
-        let since = self
-            .read_at
-            .map_or(0.0, |at| now.saturating_duration_since(at).as_secs_f64());
+        let since = self.pending_since.map_or(0.0, |first| {
+            now.saturating_duration_since(first).as_secs_f64()
+        });
         let here = self.pending as f64 / since.max(0.001);
         self.rate.max(here) * horizon_secs >= left as f64
     }
@@ -166,6 +191,22 @@ impl State {
         self.read = true;
         self.read_at = Some(now);
     }
+}
+
+/// Whether tick `tick` is counter `index`'s turn, one in `ticks`: the
+/// counters' turns spread evenly over the ticks of a max interval.
+fn is_turn(tick: u64, index: usize, ticks: u64) -> bool {
+    (tick + index as u64).is_multiple_of(ticks)
+}
+
+/// Whether `period` (the one `wall` falls in) ends within `within`: such a
+/// counter is flushed at every tick, since what is not sent before its
+/// period ends is not counted.
+fn period_ends_within(period: Period, wall: SystemTime, within: Duration) -> bool {
+    period_of(period, wall)
+        .1
+        .duration_since(wall)
+        .is_ok_and(|left| left <= within)
 }
 
 /// Why a request was over its quota: when the period ends.
@@ -301,8 +342,12 @@ impl Usage {
                 resets_in: ends.duration_since(now).unwrap_or_default(),
             });
         }
+        let now = Instant::now();
+        if state.pending == 0 {
+            state.pending_since = Some(now);
+        }
         state.pending += 1;
-        state.used = Some(Instant::now());
+        state.used = Some(now);
         Ok(())
     }
 
@@ -310,25 +355,36 @@ impl Usage {
     /// totals of counters not read yet this period); the number of counters
     /// flushed.
     pub async fn flush(&self, which: Flush) -> Result<usize, tonic::Status> {
-        let now = Instant::now();
-        let (ticks, horizon) = (
-            self.intervals.ticks_per_turn(),
-            self.intervals.horizon_secs(),
-        );
+        let (now, wall) = (Instant::now(), SystemTime::now());
+        let ticks = self.intervals.ticks_per_turn();
         let mut batch = Vec::new();
         for (index, counter) in self.counters.iter().enumerate() {
             let Some(counter) = counter else { continue };
             let turn = match which {
                 Flush::All => true,
-                Flush::Tick(tick) => (tick + index as u64).is_multiple_of(ticks),
+                Flush::Tick(tick) => {
+                    is_turn(tick, index, ticks)
+                        || period_ends_within(
+                            counter.quota.period,
+                            wall,
+                            self.intervals.max_interval,
+                        )
+                }
+            };
+            let at = Moment {
+                now,
+                horizon_secs: self.intervals.horizon_secs(),
+                max_age: self.intervals.max_interval,
+                turn,
             };
             let mut state = counter.state.lock().unwrap_or_else(|e| e.into_inner());
-            if !state.due(counter.quota.limit, now, horizon, turn) {
+            if !state.due(counter.quota.limit, at) {
                 continue;
             }
             let count = state.pending;
             state.in_flight += count;
             state.pending = 0;
+            state.pending_since = None;
             batch.push((index, state.period, count));
         }
         let mut flushed = 0;
@@ -373,7 +429,12 @@ impl Usage {
                         state.learn(total.total.max(0) as u64, Instant::now());
                         flushed += 1;
                     }
-                    None => state.pending += count,
+                    None => {
+                        if state.pending == 0 && count > 0 {
+                            state.pending_since = Some(now);
+                        }
+                        state.pending += count;
+                    }
                 }
             }
         }
@@ -437,6 +498,7 @@ mod tests {
         State {
             known,
             pending,
+            pending_since: (pending > 0).then_some(now - ago),
             read: true,
             read_at: Some(now - ago),
             rate,
@@ -445,19 +507,27 @@ mod tests {
         }
     }
 
-    const HORIZON: f64 = 20.0;
+    /// A tick at `now` of the default intervals (1 s, 10 s), its turn or not.
+    fn tick(now: Instant, turn: bool) -> Moment {
+        Moment {
+            now,
+            horizon_secs: 20.0,
+            max_age: Duration::from_secs(10),
+            turn,
+        }
+    }
 
     #[test]
     fn a_counter_far_from_its_quota_waits_for_its_turn() {
         let now = Instant::now();
         // 7 a second everywhere, 1,000,000 left: spent in a day, not in 20 s.
         let far = counter(1_000, 7, 7.0, Duration::from_secs(1), now);
-        assert!(!far.due(1_001_007, now, HORIZON, false));
-        assert!(far.due(1_001_007, now, HORIZON, true));
+        assert!(!far.due(1_001_007, tick(now, false)));
+        assert!(far.due(1_001_007, tick(now, true)));
         // Nothing to add but used lately: its total is read on its turn.
         let read_only = counter(1_000, 0, 7.0, Duration::from_secs(1), now);
-        assert!(!read_only.due(1_001_000, now, HORIZON, false));
-        assert!(read_only.due(1_001_000, now, HORIZON, true));
+        assert!(!read_only.due(1_001_000, tick(now, false)));
+        assert!(read_only.due(1_001_000, tick(now, true)));
     }
 
     #[test]
@@ -465,32 +535,62 @@ mod tests {
         let now = Instant::now();
         // 5 a second everywhere, 90 left: spent within 20 s.
         let near = counter(10, 0, 5.0, Duration::from_secs(1), now);
-        assert!(near.due(100, now, HORIZON, false));
+        assert!(near.due(100, tick(now, false)));
         // Quiet everywhere (the rate read is 0), but 30 counted here in the
         // last second: 30 a second × 20 s ≥ 100 left.
         let busy_here = counter(0, 30, 0.0, Duration::from_secs(1), now);
-        assert!(busy_here.due(130, now, HORIZON, false));
-        assert!(!busy_here.due(10_000, now, HORIZON, false));
+        assert!(busy_here.due(130, tick(now, false)));
+        assert!(!busy_here.due(10_000, tick(now, false)));
         // Spent: flushed at every tick, so that a new period or another
         // replica's view is seen at once.
         let spent = counter(100, 0, 0.0, Duration::from_secs(1), now);
-        assert!(spent.due(100, now, HORIZON, false));
+        assert!(spent.due(100, tick(now, false)));
+    }
+
+    #[test]
+    fn a_counter_used_again_after_a_quiet_spell_is_read_at_the_next_tick() {
+        let now = Instant::now();
+        // Far from its quota, its total read 11 s ago (more than the max
+        // interval): due now, not on its turn.
+        let stale = counter(1_000, 1, 0.0, Duration::from_secs(11), now);
+        assert!(stale.due(1_000_000, tick(now, false)));
+        let fresh = counter(1_000, 1, 0.0, Duration::from_secs(9), now);
+        assert!(!fresh.due(1_000_000, tick(now, false)));
+    }
+
+    #[test]
+    fn turns_spread_counters_over_the_ticks_and_a_period_ending_soon_is_every_tick() {
+        let ticks = FlushIntervals::new(Duration::from_secs(1), Duration::from_secs(10))
+            .unwrap()
+            .ticks_per_turn();
+        for index in 0..25 {
+            let turns = (1..=100).filter(|&t| is_turn(t, index, ticks)).count();
+            assert_eq!(turns, 10, "counter {index}: once in 10 ticks");
+        }
+        let on_tick_one = (0..1000).filter(|&i| is_turn(1, i, ticks)).count();
+        assert_eq!(on_tick_one, 100, "a tenth of the counters a tick");
+        let before_midnight = at(datetime!(2026-12-01 23:59:55 UTC));
+        let ten = Duration::from_secs(10);
+        assert!(period_ends_within(Period::Day, before_midnight, ten));
+        assert!(!period_ends_within(Period::Month, before_midnight, ten));
+        let noon = at(datetime!(2026-12-01 12:00:00 UTC));
+        assert!(!period_ends_within(Period::Day, noon, ten));
     }
 
     #[test]
     fn unread_counters_are_always_due_and_idle_ones_never() {
         let now = Instant::now();
-        assert!(State::default().due(u64::MAX, now, HORIZON, false));
+        assert!(State::default().due(u64::MAX, tick(now, false)));
         let idle = State {
             used: Some(now - REFRESH_WINDOW),
             ..counter(5, 0, 0.0, Duration::from_secs(1), now)
         };
-        assert!(!idle.due(10, now, HORIZON, true));
+        assert!(!idle.due(10, tick(now, true)));
         let never_used = State {
             used: None,
             ..counter(5, 0, 0.0, Duration::from_secs(1), now)
         };
-        assert!(!never_used.due(10, now, HORIZON, true));
+        assert!(!never_used.due(10, tick(now, true)));
     }
 
     #[test]
@@ -517,6 +617,9 @@ mod tests {
         assert_eq!(intervals.horizon_secs(), 20.0);
         let same = FlushIntervals::new(second, second).unwrap();
         assert_eq!(same.ticks_per_turn(), 1);
+        // 4 s into 10 s: turns every 2 ticks (8 s), never more than 10 s apart.
+        let uneven = FlushIntervals::new(4 * second, 10 * second).unwrap();
+        assert_eq!(uneven.ticks_per_turn(), 2);
         assert_eq!(
             FlushIntervals::new(Duration::ZERO, second).unwrap_err(),
             "--usage-flush-interval must be longer than 0"
