@@ -281,8 +281,11 @@ where
 
     fn call(&mut self, mut request: Request) -> Self::Future {
         let pending = Pending::begin(&self.layer, &mut request);
+        // The layers inside (the edge's checks, the router) start their work
+        // in `call`: in the request's span, as their polls are.
+        let inner = pending.span.in_scope(|| self.inner.call(request));
         AccessFuture {
-            inner: self.inner.call(request).instrument(pending.span.clone()),
+            inner: inner.instrument(pending.span.clone()),
             pending: Some(pending),
             log: Arc::clone(&self.layer.log),
         }

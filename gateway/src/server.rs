@@ -93,8 +93,8 @@ pub fn router(tutorial: Tutorial, rest: Arc<Rest>) -> Router {
 
 /// What every request passes through before its route, outermost first: an
 /// unusable request id dropped, a fresh one set (and echoed), the access log,
-/// the edge (inside the log, so that its refusals are logged), CORS when set,
-/// the Host check. One stack of static types around the whole router:
+/// the edge (inside the log, so that its refusals are logged; CORS, when set,
+/// on what it lets through), the Host check. One stack of static types around the whole router:
 /// `Router::layer` would wrap each route in it, and axum's `from_fn` boxes
 /// and clones the stack inside it, per request.
 pub fn app(
@@ -110,8 +110,7 @@ pub fn app(
         .layer(SetRequestIdLayer::new(X_REQUEST_ID, MakeRequestUuid))
         .layer(PropagateRequestIdLayer::new(X_REQUEST_ID))
         .layer(access::AccessLayer::new(access))
-        .layer(edge::EdgeLayer::new(edge.clone()))
-        .option_layer(edge.cors())
+        .layer(edge::EdgeLayer::new(edge))
         .layer(tower::layer::layer_fn(RequireHost))
         .service(router)
 }

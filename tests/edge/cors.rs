@@ -92,3 +92,33 @@ async fn refusals_carry_the_headers_too() {
     assert_eq!(denied.status, 403);
     assert_eq!(denied.header("access-control-allow-origin"), Some("*"));
 }
+
+/// The load balancer's probes on the public port are not the API's: no CORS
+/// headers, and an OPTIONS on them is not a preflight the edge answers.
+#[tokio::test]
+async fn health_probes_pass_the_edge_without_cors() {
+    let gateway = gateway(NO_UPSTREAM, &["--cors-allow-origin", ORIGIN]).await;
+    for path in ["/healthz", "/readyz"] {
+        let url = format!("{}{path}", gateway.url("http"));
+        let probe = Curl::request("GET", &url)
+            .header(format!("Origin: {ORIGIN}"))
+            .send()
+            .await;
+        assert_eq!(
+            probe.header("access-control-allow-origin"),
+            None,
+            "{path}: {probe:?}"
+        );
+        assert_eq!(probe.header("vary"), None, "{path}: {probe:?}");
+        let preflight = Curl::request("OPTIONS", &url)
+            .header(format!("Origin: {ORIGIN}"))
+            .header("Access-Control-Request-Method: GET")
+            .send()
+            .await;
+        assert_eq!(
+            preflight.header("access-control-allow-origin"),
+            None,
+            "{path}: {preflight:?}"
+        );
+    }
+}

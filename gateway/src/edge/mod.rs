@@ -39,7 +39,7 @@ use clap::Args;
 use http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use ipnet::IpNet;
 use tower::{Layer, ServiceExt, service_fn};
-use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::cors::{AllowOrigin, Cors, CorsLayer};
 
 use self::{
     keys::{Presented, UsagePlans},
@@ -504,13 +504,6 @@ enum Verdict {
 }
 
 impl Edge {
-    /// The CORS layer, when CORS is set: right inside [`EdgeLayer`], so that
-    /// every request the edge lets through gets its headers (a refusal gets
-    /// them from [`Edge::refuse`]).
-    pub fn cors(&self) -> Option<CorsLayer> {
-        self.inner.cors.clone()
-    }
-
     /// API Gateway's order: resource policy → API key → throttling and quota.
     fn verdict(&self, request: &Request) -> Verdict {
         let path = request.uri().path();
@@ -634,9 +627,9 @@ impl Edge {
     }
 }
 
-/// The edge as a layer around every route of both families (CORS, when set,
-/// is [`Edge::cors`], the layer right inside it). A static tower layer, not
-/// an axum `from_fn`, which boxes and clones the stack inside it per request.
+/// The edge as a layer around every route of both families. A static tower
+/// layer, not an axum `from_fn`, which boxes and clones the stack inside it
+/// per request.
 #[derive(Debug, Clone)]
 pub struct EdgeLayer(Edge);
 
@@ -646,21 +639,30 @@ impl EdgeLayer {
     }
 }
 
-impl<S> Layer<S> for EdgeLayer {
+impl<S: Clone> Layer<S> for EdgeLayer {
     type Service = Guard<S>;
 
     fn layer(&self, inner: S) -> Guard<S> {
         Guard {
+            cors: self
+                .0
+                .inner
+                .cors
+                .as_ref()
+                .map(|cors| cors.layer(inner.clone())),
             inner,
             edge: self.0.clone(),
         }
     }
 }
 
-/// [`EdgeLayer`]'s service.
+/// [`EdgeLayer`]'s service. What it lets through goes on with CORS when
+/// CORS is set (a refusal gets CORS headers from [`Edge::refuse`]); the
+/// load balancer's `/healthz` and `/readyz` go on untouched.
 #[derive(Debug, Clone)]
 pub struct Guard<S> {
     inner: S,
+    cors: Option<Cors<S>>,
     edge: Edge,
 }
 
@@ -673,7 +675,11 @@ where
     type Future = GuardFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        self.inner.poll_ready(cx)
+        std::task::ready!(self.inner.poll_ready(cx))?;
+        match &mut self.cors {
+            Some(cors) => cors.poll_ready(cx),
+            None => Poll::Ready(Ok(())),
+        }
     }
 
     fn call(&mut self, request: Request) -> Self::Future {
@@ -689,9 +695,16 @@ where
                 let needed = facts.api_key_id.is_some()
                     || facts.vpce_id.is_some()
                     || facts.source_ip != Some(peer);
-                GuardFuture::Pass {
-                    inner: self.inner.call(request),
-                    facts: needed.then_some(facts),
+                let facts = needed.then_some(facts);
+                match &mut self.cors {
+                    Some(cors) => GuardFuture::PassWithCors {
+                        inner: cors.call(request),
+                        facts,
+                    },
+                    None => GuardFuture::Pass {
+                        inner: self.inner.call(request),
+                        facts,
+                    },
                 }
             }
             Verdict::Refuse {
@@ -712,13 +725,19 @@ where
 }
 
 pin_project_lite::pin_project! {
-    /// A request's answer through the edge: the inner service's, with the
-    /// edge's facts; or the edge's refusal (boxed: refusals are the rare path).
+    /// A request's answer through the edge: the inner service's (through
+    /// CORS or not), with the edge's facts; or the edge's refusal (boxed:
+    /// refusals are the rare path).
     #[project = GuardProjection]
     pub enum GuardFuture<F> {
         Pass {
             #[pin]
             inner: F,
+            facts: Option<EdgeFacts>,
+        },
+        PassWithCors {
+            #[pin]
+            inner: tower_http::cors::ResponseFuture<F>,
             facts: Option<EdgeFacts>,
         },
         Refused {
@@ -734,16 +753,18 @@ where
     type Output = Result<Response, Infallible>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project() {
-            GuardProjection::Pass { inner, facts } => {
-                let Ok(mut response) = std::task::ready!(inner.poll(cx));
-                if let Some(facts) = facts.take() {
-                    response.extensions_mut().insert(facts);
-                }
-                Poll::Ready(Ok(response))
+        let (answered, facts) = match self.project() {
+            GuardProjection::Pass { inner, facts } => (std::task::ready!(inner.poll(cx)), facts),
+            GuardProjection::PassWithCors { inner, facts } => {
+                (std::task::ready!(inner.poll(cx)), facts)
             }
-            GuardProjection::Refused { answer } => answer.as_mut().poll(cx),
+            GuardProjection::Refused { answer } => return answer.as_mut().poll(cx),
+        };
+        let Ok(mut response) = answered;
+        if let Some(facts) = facts.take() {
+            response.extensions_mut().insert(facts);
         }
+        Poll::Ready(Ok(response))
     }
 }
 
