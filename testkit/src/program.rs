@@ -23,7 +23,7 @@ use std::{
     net::SocketAddr,
     path::{Path, PathBuf},
     process::{Child, Command, ExitStatus, Stdio},
-    sync::{Arc, Mutex, MutexGuard},
+    sync::{Arc, Condvar, Mutex, MutexGuard},
     time::{Duration, Instant},
 };
 
@@ -109,6 +109,16 @@ struct Log {
     listening: Vec<Listener>,
     /// stderr reached its end: the program exited (or closed it).
     closed: bool,
+    /// The reader waits before its next line (a reader of stderr that has
+    /// stopped reading; see [`Program::stall_log`]).
+    stalled: bool,
+}
+
+/// The log and what wakes its reader thread when a stall ends.
+#[derive(Debug, Default)]
+struct Shared {
+    log: Mutex<Log>,
+    resumed: Condvar,
 }
 
 /// Why a program did not start.
@@ -270,10 +280,13 @@ impl Builder {
             source,
         })?;
         let stderr = child.stderr.take().expect("stderr is piped");
-        let log = Arc::new(Mutex::new(Log {
-            keep: self.keep_lines,
-            ..Log::default()
-        }));
+        let log = Arc::new(Shared {
+            log: Mutex::new(Log {
+                keep: self.keep_lines,
+                ..Log::default()
+            }),
+            resumed: Condvar::new(),
+        });
         let (changed, watching) = watch::channel(());
         let shared = Arc::clone(&log);
         std::thread::spawn(move || read_log(stderr, &shared, &changed));
@@ -331,12 +344,14 @@ impl Builder {
 }
 
 /// The reader thread: every line into the log, `listening on` lines noted
-/// with the time they were read, waiters woken at each.
-fn read_log(stderr: impl Read, log: &Mutex<Log>, changed: &watch::Sender<()>) {
+/// with the time they were read, waiters woken at each; while the log is
+/// stalled it reads nothing, and the pipe fills up as it would for a reader
+/// that has stopped reading.
+fn read_log(stderr: impl Read, shared: &Shared, changed: &watch::Sender<()>) {
     for line in BufReader::new(stderr).lines().map_while(Result::ok) {
         let seen = Instant::now();
         {
-            let mut log = log.lock().expect("the log lock");
+            let mut log = shared.log.lock().expect("the log lock");
             if let Some((protocol, addr)) = listening(&line) {
                 log.listening.push(Listener {
                     protocol,
@@ -348,11 +363,28 @@ fn read_log(stderr: impl Read, log: &Mutex<Log>, changed: &watch::Sender<()>) {
                 log.lines.pop_front();
             }
             log.lines.push_back(line);
+            while log.stalled {
+                log = shared.resumed.wait(log).expect("the log lock");
+            }
         }
         changed.send_modify(|()| {});
     }
-    log.lock().expect("the log lock").closed = true;
+    shared.log.lock().expect("the log lock").closed = true;
     changed.send_modify(|()| {});
+}
+
+/// A stall of a program's log reader ([`Program::stall_log`]); reading
+/// goes on when it is dropped.
+#[derive(Debug)]
+pub struct LogStall {
+    shared: Arc<Shared>,
+}
+
+impl Drop for LogStall {
+    fn drop(&mut self) {
+        self.shared.log.lock().expect("the log lock").stalled = false;
+        self.shared.resumed.notify_all();
+    }
 }
 
 /// A running program; killed (SIGKILL) when dropped.
@@ -361,7 +393,7 @@ pub struct Program {
     label: String,
     child: Child,
     pid: u32,
-    log: Arc<Mutex<Log>>,
+    log: Arc<Shared>,
     changed: watch::Receiver<()>,
     exec_at: Instant,
     to_listening: Duration,
@@ -475,7 +507,17 @@ impl Program {
     }
 
     fn log(&self) -> MutexGuard<'_, Log> {
-        self.log.lock().expect("the log lock")
+        self.log.log.lock().expect("the log lock")
+    }
+
+    /// Stops reading its stderr until the guard is dropped (after the line
+    /// being read, and what the reader's buffer holds): what a log shipper
+    /// that falls behind, or a terminal that is paused, does to a program.
+    pub fn stall_log(&self) -> LogStall {
+        self.log().stalled = true;
+        LogStall {
+            shared: Arc::clone(&self.log),
+        }
     }
 
     /// Waits until the log changes, at most `within`.

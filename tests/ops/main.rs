@@ -7,7 +7,8 @@
 //! store goes and comes back (store proxy, and DynamoDB Local stopped and
 //! started when `MUSIC_TEST_DYNAMODB_LOCAL_DIR` names its jar folder), metrics
 //! that count what was sent, load shedding, message limits and compression,
-//! and telemetry (access log, trace propagation).
+//! telemetry (access log, trace propagation), and a reader of stderr that
+//! stops reading.
 //!
 //! The binaries must be built first: `cargo build --workspace`.
 //!
@@ -16,6 +17,7 @@
 
 mod deadlines;
 mod limits;
+mod log_reader;
 mod metrics;
 mod readiness;
 mod shutdown;
