@@ -1,7 +1,7 @@
 //! Process plumbing shared by music-service and music-gateway, so that both
 //! programs start, log, trace and stop the same way: `telemetry` (logs to
-//! stderr as text or JSON; with the `otlp` feature, spans exported over
-//! OTLP), `metrics` (the Prometheus recorder), `shutdown` (SIGINT/SIGTERM) and
+//! stderr as text or JSON, written by `log_writer`'s thread; with the `otlp`
+//! feature, spans exported over OTLP), `metrics` (the Prometheus recorder), `shutdown` (SIGINT/SIGTERM) and
 //! `pem` and `tls` (TLS files, checked at start, and the acceptor), `serve`
 //! (the one accept loop, with the connection bounds of `limits` and a drain
 //! bounded by a grace period), `admin` (`/healthz`, `/readyz`, `/metrics`) and
@@ -10,6 +10,7 @@
 
 pub mod admin;
 pub mod limits;
+pub mod log_writer;
 pub mod metrics;
 pub mod pem;
 pub mod serve;

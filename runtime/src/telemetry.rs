@@ -3,17 +3,15 @@
 //! `OTEL_EXPORTER_OTLP_ENDPOINT` set, spans are also exported over OTLP/gRPC,
 //! and W3C trace context links them across the gateway and the service.
 //!
-//! Lines are formatted where they are logged and written by a thread of their
-//! own (tracing-appender's non-blocking writer): at the default level every
-//! request logs a line, and the runtime's worker threads would otherwise make
-//! a `write(2)` per line, one at a time under stderr's lock, and stall on a
-//! slow reader of stderr. The writer thread writes whatever has queued up in
-//! one go; it never drops a line, and a reader of stderr that stops reading
-//! holds up logging only once [`QUEUED_LINES`] lines wait.
+//! Lines are formatted by the threads that log them and written by a thread
+//! of its own ([`crate::log_writer`]): at the default level every request
+//! logs a line.
 
-use std::io::{BufWriter, IsTerminal};
+use std::io::IsTerminal;
 
+use crate::log_writer::{LogWriter, LogWriterGuard};
 use clap::{Args, ValueEnum};
+
 use tracing_subscriber::{
     EnvFilter, Layer, Registry, filter::LevelFilter, layer::SubscriberExt, util::SubscriberInitExt,
 };
@@ -21,17 +19,6 @@ use tracing_subscriber::{
 /// `info`, but dynoxide's per-request warnings (it logs every 400 it answers,
 /// which for this service are ordinary answers such as "no such table") are off.
 pub const DEFAULT_FILTER: &str = "info,dynoxide=error";
-
-/// Lines that may wait for the writer thread before logging waits for it
-/// (about 2 MiB of access-log lines; the writer empties the queue with one
-/// write of up to 64 KiB at a time).
-pub const QUEUED_LINES: usize = 8_192;
-
-/// Name of the thread that writes the log lines.
-pub const WRITER_THREAD: &str = "log-writer";
-
-/// Bytes gathered into one write of stderr.
-const WRITE_BUFFER: usize = 64 * 1024;
 
 /// Log targets capped below `trace` because their trace events carry
 /// credentials (signed canonical requests, `x-amz-security-token`).
@@ -59,7 +46,7 @@ pub struct LogSettings {
 /// queued and flushes exported spans.
 #[derive(Debug)]
 pub struct TelemetryGuard {
-    _writer: tracing_appender::non_blocking::WorkerGuard,
+    _writer: LogWriterGuard,
     #[cfg(feature = "otlp")]
     provider: Option<opentelemetry_sdk::trace::SdkTracerProvider>,
 }
@@ -93,11 +80,7 @@ pub fn init(settings: &LogSettings, service_name: &'static str) -> TelemetryGuar
     } else {
         filter
     };
-    let (stderr, writer) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-        .lossy(false)
-        .buffered_lines_limit(QUEUED_LINES)
-        .thread_name(WRITER_THREAD)
-        .finish(BufWriter::with_capacity(WRITE_BUFFER, std::io::stderr()));
+    let (stderr, writer) = LogWriter::stderr();
     let logs: Box<dyn Layer<Registry> + Send + Sync> = match settings.log_format {
         LogFormat::Text => tracing_subscriber::fmt::layer()
             .with_writer(stderr)

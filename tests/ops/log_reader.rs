@@ -8,8 +8,8 @@ use std::time::Duration;
 use music_testkit::{Program, eventually, load::Load};
 
 /// Requests answered while nobody reads the gateway's stderr: several times
-/// what the pipe holds (64 KiB, some 250 access-log lines), well under the
-/// writer's queue (`music_runtime::telemetry::QUEUED_LINES`).
+/// what the pipe holds (64 KiB, some 250 access-log lines), and half of what
+/// the writer's queue holds (`music_runtime::log_writer::QUEUED_BYTES`).
 const REQUESTS: u32 = 2_000;
 
 /// The table resource answers GET itself (405): only the gateway is measured.
