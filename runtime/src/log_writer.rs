@@ -29,9 +29,9 @@ use tracing_subscriber::fmt::MakeWriter;
 /// of stderr that has stopped reading holds up logging only then.
 pub const QUEUED_BYTES: usize = 1024 * 1024;
 
-/// While lines keep coming (a write less than this after the one before),
-/// the writer waits this long after a write, so that a busy program makes
-/// at most one write in each. A line after a quiet spell is written at once.
+/// While lines keep coming (queued less than this after the last write), the
+/// writer waits this long after a write, so that a busy program makes at
+/// most one write in each. A line after a quiet spell is written at once.
 pub const LINGER: Duration = Duration::from_millis(5);
 
 /// Name of the thread that writes the lines.
@@ -171,10 +171,11 @@ impl Drop for LogWriterGuard {
 }
 
 /// The writer thread: waits for lines, writes all that are queued in one go,
-/// and lingers between writes while they keep coming.
+/// and lingers after a write while they keep coming (lines were there, or
+/// came, less than [`LINGER`] after the last write and its linger ended).
 fn write_lines(shared: &Shared, mut out: impl Write) {
     let mut batch = Vec::new();
-    let mut last_write: Option<Instant> = None;
+    let mut last_done: Option<Instant> = None;
     loop {
         {
             let mut queue = shared.lock();
@@ -196,17 +197,16 @@ fn write_lines(shared: &Shared, mut out: impl Write) {
             std::mem::swap(&mut batch, &mut queue.lines);
         }
         shared.taken.notify_all();
+        let busy = last_done.is_some_and(|done| done.elapsed() < LINGER);
         // Nowhere to report a failed write of the log (stderr closed): the
         // lines are dropped, as the direct write's error would be.
         let _ = out.write_all(&batch).and_then(|()| out.flush());
         batch.clear();
         batch.shrink_to(QUEUED_BYTES);
-        let now = Instant::now();
-        let busy = last_write.is_some_and(|last| now.duration_since(last) < LINGER);
-        last_write = Some(now);
         if busy {
             std::thread::sleep(LINGER);
         }
+        last_done = Some(Instant::now());
     }
 }
 
