@@ -4,7 +4,7 @@
 //! and a reader of stderr that stops reading does not stop them.
 //!
 //! Owns: [`LogWriter`] (the `MakeWriter` for tracing-subscriber), its
-//! [`LogWriterGuard`], [`QUEUED_BYTES`] and [`LINGER`].
+//! [`LogWriterGuard`], [`QUEUED_BYTES`], [`LINGER`] and [`SHUTDOWN_WAIT`].
 //!
 //! Hand-written: tracing-appender's non-blocking writer, the crate for this,
 //! wakes its thread for every line (a channel send, a futex wake, a thread
@@ -33,6 +33,9 @@ pub const QUEUED_BYTES: usize = 1024 * 1024;
 /// writer waits this long after a write, so that a busy program makes at
 /// most one write in each. A line after a quiet spell is written at once.
 pub const LINGER: Duration = Duration::from_millis(5);
+
+/// How long dropping the guard waits for the queued lines to be written.
+pub const SHUTDOWN_WAIT: Duration = Duration::from_secs(1);
 
 /// Name of the thread that writes the lines.
 pub const WRITER_THREAD: &str = "log-writer";
@@ -75,7 +78,8 @@ pub struct LogWriter {
 }
 
 /// Keeps the writer thread running; when dropped, it writes what is queued
-/// and stops, and later lines are written straight to stderr.
+/// (waiting at most [`SHUTDOWN_WAIT`]) and stops, and later lines are
+/// written straight to stderr.
 #[derive(Debug)]
 pub struct LogWriterGuard {
     shared: Arc<Shared>,
@@ -158,15 +162,34 @@ impl<'a> MakeWriter<'a> for LogWriter {
 }
 
 impl Drop for LogWriterGuard {
+    /// Waits for the queued lines to be written, at most [`SHUTDOWN_WAIT`]: a
+    /// reader of stderr that has stopped reading must not keep the program
+    /// from exiting.
     fn drop(&mut self) {
         self.shared.lock().stopping = true;
         self.shared.arrived.notify_one();
-        if let Some(thread) = self.thread.take() {
+        let deadline = Instant::now() + SHUTDOWN_WAIT;
+        let mut queue = self.shared.lock();
+        while !queue.gone {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            queue = self
+                .shared
+                .taken
+                .wait_timeout(queue, left)
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .0;
+        }
+        let written = queue.gone;
+        // Whatever became of the thread, later lines are not left queued.
+        queue.gone = true;
+        drop(queue);
+        self.shared.taken.notify_all();
+        if written && let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
-        // Whatever happened to the thread, later lines are not left queued.
-        self.shared.lock().gone = true;
-        self.shared.taken.notify_all();
     }
 }
 
@@ -315,6 +338,22 @@ mod tests {
         drop(guard);
         let written = sink.bytes.lock().unwrap().len();
         assert_eq!(written, "first\n".len() + (fits + 10) * line.len());
+    }
+
+    #[test]
+    fn a_stalled_output_keeps_the_guard_at_most_its_shutdown_wait() {
+        let sink = Sink::default();
+        let stall = sink.stalled.lock().unwrap();
+        let (writer, guard) = LogWriter::to(sink.clone());
+        log(&writer, "never written while stalled\n");
+        let dropping = Instant::now();
+        drop(guard);
+        let waited = dropping.elapsed();
+        assert!(
+            waited >= SHUTDOWN_WAIT && waited < SHUTDOWN_WAIT * 10,
+            "the guard waited {waited:?}"
+        );
+        drop(stall);
     }
 
     #[test]

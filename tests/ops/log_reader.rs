@@ -1,7 +1,8 @@
 //! A reader of a program's stderr that stops reading (a log shipper that
 //! falls behind, a terminal paused with Ctrl-S) holds up neither the
 //! requests nor their log lines: the lines wait for the log writer's thread,
-//! and every one of them is there once reading goes on.
+//! and every one of them is there once reading goes on. Nor does it keep the
+//! program from stopping at SIGTERM.
 
 use std::time::Duration;
 
@@ -14,6 +15,12 @@ const REQUESTS: u32 = 2_000;
 
 /// The table resource answers GET itself (405): only the gateway is measured.
 const TABLE: &str = "/Test/DemoResourceMusic/DemoResourceMusicTable";
+
+/// `REQUESTS` requests at 1,000 a second to the table resource.
+fn load(gateway: &Program) -> Load {
+    Load::new(gateway.addr("http"), "GET", TABLE)
+        .pace(1_000, Duration::from_secs(u64::from(REQUESTS) / 1_000))
+}
 
 /// Access-log lines in the gateway's log.
 fn answered(gateway: &Program) -> usize {
@@ -30,8 +37,7 @@ async fn a_stalled_stderr_reader_neither_stops_the_answers_nor_loses_their_log_l
     let gateway = Program::gateway(&service.url("grpc"), &[], &[]).await;
 
     let stall = gateway.stall_log();
-    let load = Load::new(gateway.addr("http"), "GET", TABLE)
-        .pace(1_000, Duration::from_secs(u64::from(REQUESTS) / 1_000));
+    let load = load(&gateway);
     // Were the lines written by the threads that answer, they would block
     // once the pipe is full, and with them every answer.
     let tally = tokio::time::timeout(Duration::from_secs(20), load.run())
@@ -63,5 +69,26 @@ async fn a_stalled_stderr_reader_neither_stops_the_answers_nor_loses_their_log_l
         all.is_some(),
         "{} of {REQUESTS} access-log lines after reading went on",
         answered(&gateway)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_program_whose_stderr_is_not_read_still_stops_at_sigterm() {
+    let service = Program::service(&["--in-memory"]).await;
+    let mut gateway = Program::gateway(&service.url("grpc"), &[], &[]).await;
+    let _stall = gateway.stall_log();
+    // More lines than the pipe holds: the writer thread is stuck in a write.
+    let tally = tokio::time::timeout(Duration::from_secs(20), load(&gateway).run())
+        .await
+        .expect("answers while the log is not read");
+    assert_eq!(tally.count(405), REQUESTS as usize, "{tally:?}");
+
+    gateway.terminate();
+    // The drain (no requests in flight) and at most
+    // `music_runtime::log_writer::SHUTDOWN_WAIT` (1 s) for the lines.
+    let status = gateway.wait_exit(Duration::from_secs(15)).await;
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "the gateway did not exit cleanly within 15 s of SIGTERM with its stderr unread: {status:?}"
     );
 }
