@@ -9,11 +9,18 @@
 //! Hand-written: tracing-appender's non-blocking writer, the crate for this,
 //! wakes its thread for every line (a channel send, a futex wake, a thread
 //! switch and a `write(2)` per line). At the default level every request
-//! logs a line, and with it the gateway spent 136–144 µs of CPU a request
-//! where a `write(2)` on the worker threads cost 93–118 µs (four alternating
+//! logs a line, and with it the gateway spent 123–129 µs of CPU a request
+//! where a `write(2)` on the worker threads cost 96–101 µs (three alternating
 //! runs, BENCHMARKS.md). Here a line is a copy under a lock; the thread is
 //! woken only when it waits for an empty queue, and while lines keep coming it
 //! waits [`LINGER`] between writes instead of being woken.
+//!
+//! No line is dropped while the program runs. Lost are only what is queued
+//! when the process is killed (SIGKILL, abort: the last few milliseconds of
+//! lines, more while a reader lags), what the guard could not get written
+//! within [`SHUTDOWN_WAIT`] at exit, and what a failed write held. What is
+//! written to stderr directly (`eprintln!`, panic messages) can come out
+//! ahead of lines still queued.
 
 use std::{
     io::{self, Write},
@@ -50,6 +57,10 @@ struct Queue {
     /// The writer thread has stopped (or never started): lines go straight
     /// to stderr.
     gone: bool,
+    /// The guard gave up waiting for the writer, which is stuck writing (a
+    /// reader of stderr that stopped reading): later lines are dropped, as
+    /// writing them would block on the same stderr.
+    abandoned: bool,
 }
 
 #[derive(Debug, Default)]
@@ -79,7 +90,7 @@ pub struct LogWriter {
 
 /// Keeps the writer thread running; when dropped, it writes what is queued
 /// (waiting at most [`SHUTDOWN_WAIT`]) and stops, and later lines are
-/// written straight to stderr.
+/// written straight to stderr (or, when the writer is stuck, dropped).
 #[derive(Debug)]
 pub struct LogWriterGuard {
     shared: Arc<Shared>,
@@ -95,11 +106,15 @@ impl LogWriter {
     /// A writer to `out`, with its thread. Should the thread not start, lines
     /// are written straight to stderr, as they would be without this.
     pub fn to(out: impl Write + Send + 'static) -> (Self, LogWriterGuard) {
+        Self::lingering(out, LINGER)
+    }
+
+    fn lingering(out: impl Write + Send + 'static, linger: Duration) -> (Self, LogWriterGuard) {
         let shared = Arc::new(Shared::default());
         let for_thread = Arc::clone(&shared);
         let thread = std::thread::Builder::new()
             .name(WRITER_THREAD.into())
-            .spawn(move || write_lines(&for_thread, out));
+            .spawn(move || write_lines(&for_thread, out, linger));
         let thread = match thread {
             Ok(thread) => Some(thread),
             Err(error) => {
@@ -120,12 +135,15 @@ impl LogWriter {
 
     fn queue(&self, line: &[u8]) -> io::Result<()> {
         let mut queue = self.shared.lock();
-        while queue.lines.len() >= QUEUED_BYTES && !queue.gone {
+        while queue.lines.len() >= QUEUED_BYTES && !queue.gone && !queue.abandoned {
             queue = self
                 .shared
                 .taken
                 .wait(queue)
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
+        }
+        if queue.abandoned {
+            return Ok(());
         }
         if queue.gone {
             drop(queue);
@@ -183,8 +201,9 @@ impl Drop for LogWriterGuard {
                 .0;
         }
         let written = queue.gone;
-        // Whatever became of the thread, later lines are not left queued.
-        queue.gone = true;
+        // The thread is done, or stuck in a write that holds stderr: later
+        // lines go to stderr themselves, or nowhere.
+        queue.abandoned = !written;
         drop(queue);
         self.shared.taken.notify_all();
         if written && let Some(thread) = self.thread.take() {
@@ -196,7 +215,16 @@ impl Drop for LogWriterGuard {
 /// The writer thread: waits for lines, writes all that are queued in one go,
 /// and lingers after a write while they keep coming (lines were there, or
 /// came, less than [`LINGER`] after the last write and its linger ended).
-fn write_lines(shared: &Shared, mut out: impl Write) {
+fn write_lines(shared: &Shared, mut out: impl Write, linger: Duration) {
+    /// Should `out` panic, the loggers must not wait for this thread.
+    struct Finished<'a>(&'a Shared);
+    impl Drop for Finished<'_> {
+        fn drop(&mut self) {
+            self.0.lock().gone = true;
+            self.0.taken.notify_all();
+        }
+    }
+    let _finished = Finished(shared);
     let mut batch = Vec::new();
     let mut last_done: Option<Instant> = None;
     loop {
@@ -211,23 +239,22 @@ fn write_lines(shared: &Shared, mut out: impl Write) {
             }
             queue.writer_waiting = false;
             if queue.lines.is_empty() {
-                // Stopping, and all is written.
+                // Stopping, and all is written. Under the lock that found the
+                // queue empty, so that no line is queued after it.
                 queue.gone = true;
-                drop(queue);
-                shared.taken.notify_all();
                 return;
             }
             std::mem::swap(&mut batch, &mut queue.lines);
         }
         shared.taken.notify_all();
-        let busy = last_done.is_some_and(|done| done.elapsed() < LINGER);
+        let busy = last_done.is_some_and(|done| done.elapsed() < linger);
         // Nowhere to report a failed write of the log (stderr closed): the
         // lines are dropped, as the direct write's error would be.
         let _ = out.write_all(&batch).and_then(|()| out.flush());
         batch.clear();
         batch.shrink_to(QUEUED_BYTES);
         if busy {
-            std::thread::sleep(LINGER);
+            std::thread::sleep(linger);
         }
         last_done = Some(Instant::now());
     }
@@ -286,16 +313,59 @@ mod tests {
         );
     }
 
-    #[test]
-    fn a_line_after_a_quiet_spell_is_written_at_once() {
-        let sink = Sink::default();
-        let (writer, _guard) = LogWriter::to(sink.clone());
-        log(&writer, "listening on 127.0.0.1:1\n");
+    /// How long until `sink` holds `len` bytes (at most `within`).
+    fn written_within(sink: &Sink, len: usize, within: Duration) -> Option<Duration> {
         let waited = Instant::now();
-        while sink.bytes.lock().unwrap().is_empty() && waited.elapsed() < Duration::from_secs(5) {
-            std::thread::sleep(Duration::from_micros(100));
+        while sink.bytes.lock().unwrap().len() < len {
+            if waited.elapsed() > within {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(1));
         }
-        assert_eq!(&*sink.bytes.lock().unwrap(), b"listening on 127.0.0.1:1\n");
+        Some(waited.elapsed())
+    }
+
+    #[test]
+    fn a_line_after_a_quiet_spell_is_written_without_lingering() {
+        // A linger long enough that a writer which lingered before writing
+        // could not pass on any machine.
+        let linger = Duration::from_secs(2);
+        let sink = Sink::default();
+        let (writer, _guard) = LogWriter::lingering(sink.clone(), linger);
+        log(&writer, "listening on 127.0.0.1:1\n");
+        let first = written_within(&sink, 25, Duration::from_secs(1));
+        assert!(first.is_some(), "the first line is not written at once");
+        std::thread::sleep(linger + Duration::from_millis(200));
+        log(&writer, "after a quiet spell\n");
+        let second = written_within(&sink, 25 + 20, linger / 2);
+        assert!(
+            second.is_some(),
+            "a line after a quiet spell waited for the linger: {:?}",
+            String::from_utf8_lossy(&sink.bytes.lock().unwrap())
+        );
+    }
+
+    #[test]
+    fn lines_that_keep_coming_are_written_once_a_linger() {
+        let linger = Duration::from_millis(200);
+        let sink = Sink::default();
+        let (writer, guard) = LogWriter::lingering(sink.clone(), linger);
+        let started = Instant::now();
+        let mut lines = 0;
+        while started.elapsed() < Duration::from_secs(1) {
+            log(&writer, "a request answered\n");
+            lines += 1;
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        let writes = sink.writes.load(Ordering::SeqCst);
+        drop(guard);
+        assert!(lines >= 50, "only {lines} lines logged in a second");
+        // About one a linger; a writer woken for every line makes `lines`.
+        assert!(
+            writes <= 10,
+            "{writes} writes for {lines} lines logged over a second, linger {linger:?}"
+        );
+        assert_eq!(sink.bytes.lock().unwrap().len(), lines * 19);
     }
 
     #[test]
@@ -353,6 +423,20 @@ mod tests {
             waited >= SHUTDOWN_WAIT && waited < SHUTDOWN_WAIT * 10,
             "the guard waited {waited:?}"
         );
+        drop(stall);
+    }
+
+    #[test]
+    fn after_the_guard_gave_up_on_a_stuck_writer_lines_are_dropped_not_blocked() {
+        let sink = Sink::default();
+        let stall = sink.stalled.lock().unwrap();
+        let (writer, guard) = LogWriter::to(sink.clone());
+        log(&writer, "stuck\n");
+        drop(guard);
+        let logging = Instant::now();
+        log(&writer, "dropped\n");
+        assert!(logging.elapsed() < Duration::from_secs(1));
+        assert!(writer.shared.lock().abandoned);
         drop(stall);
     }
 

@@ -207,7 +207,12 @@ async fn no_credential_value_appears_in_the_services_trace_log() {
         .put_item(put_request("TraceLevel", "Canary", "Trace", "Secrets"))
         .await
         .expect("a put");
-    service.kill().await;
+    // Stopped, not killed: its last lines are written before it exits.
+    service.terminate();
+    assert!(
+        service.wait_exit(Duration::from_secs(15)).await.is_some(),
+        "music-service did not stop at SIGTERM"
+    );
     let (lines, leaked, key_ids) = scan_log(&service.log_lines());
     eprintln!(
         "music-service at RUST_LOG=trace: {lines} lines, {} with a secret, {} with the access key id",

@@ -76,7 +76,7 @@ async fn a_stalled_stderr_reader_neither_stops_the_answers_nor_loses_their_log_l
 async fn a_program_whose_stderr_is_not_read_still_stops_at_sigterm() {
     let service = Program::service(&["--in-memory"]).await;
     let mut gateway = Program::gateway(&service.url("grpc"), &[], &[]).await;
-    let _stall = gateway.stall_log();
+    let stall = gateway.stall_log();
     // More lines than the pipe holds: the writer thread is stuck in a write.
     let tally = tokio::time::timeout(Duration::from_secs(20), load(&gateway).run())
         .await
@@ -85,10 +85,21 @@ async fn a_program_whose_stderr_is_not_read_still_stops_at_sigterm() {
 
     gateway.terminate();
     // The drain (no requests in flight) and at most
-    // `music_runtime::log_writer::SHUTDOWN_WAIT` (1 s) for the lines.
-    let status = gateway.wait_exit(Duration::from_secs(15)).await;
+    // `music_runtime::log_writer::SHUTDOWN_WAIT` (1 s) for the lines; the
+    // log is still not read meanwhile.
+    let exited = eventually(Duration::from_secs(15), Duration::from_millis(50), || {
+        let running = gateway.is_running();
+        async move { !running }
+    })
+    .await;
+    assert!(
+        exited.is_some(),
+        "the gateway did not exit within 15 s of SIGTERM with its stderr unread"
+    );
+    drop(stall);
+    let status = gateway.wait_exit(Duration::from_secs(5)).await;
     assert!(
         status.is_some_and(|s| s.success()),
-        "the gateway did not exit cleanly within 15 s of SIGTERM with its stderr unread: {status:?}"
+        "the gateway's exit: {status:?}"
     );
 }
