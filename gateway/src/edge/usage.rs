@@ -191,6 +191,15 @@ impl State {
         self.read = true;
         self.read_at = Some(now);
     }
+
+    /// `count` more to send, counted at `now` (the first of them dates the
+    /// local rate).
+    fn add_pending(&mut self, count: u64, now: Instant) {
+        if self.pending == 0 && count > 0 {
+            self.pending_since = Some(now);
+        }
+        self.pending += count;
+    }
 }
 
 /// Whether tick `tick` is counter `index`'s turn, one in `ticks`: the
@@ -343,10 +352,7 @@ impl Usage {
             });
         }
         let now = Instant::now();
-        if state.pending == 0 {
-            state.pending_since = Some(now);
-        }
-        state.pending += 1;
+        state.add_pending(1, now);
         state.used = Some(now);
         Ok(())
     }
@@ -357,6 +363,12 @@ impl Usage {
     pub async fn flush(&self, which: Flush) -> Result<usize, tonic::Status> {
         let (now, wall) = (Instant::now(), SystemTime::now());
         let ticks = self.intervals.ticks_per_turn();
+        let tick_at = Moment {
+            now,
+            horizon_secs: self.intervals.horizon_secs(),
+            max_age: self.intervals.max_interval,
+            turn: false,
+        };
         let mut batch = Vec::new();
         for (index, counter) in self.counters.iter().enumerate() {
             let Some(counter) = counter else { continue };
@@ -371,12 +383,7 @@ impl Usage {
                         )
                 }
             };
-            let at = Moment {
-                now,
-                horizon_secs: self.intervals.horizon_secs(),
-                max_age: self.intervals.max_interval,
-                turn,
-            };
+            let at = Moment { turn, ..tick_at };
             let mut state = counter.state.lock().unwrap_or_else(|e| e.into_inner());
             if !state.due(counter.quota.limit, at) {
                 continue;
@@ -429,12 +436,7 @@ impl Usage {
                         state.learn(total.total.max(0) as u64, Instant::now());
                         flushed += 1;
                     }
-                    None => {
-                        if state.pending == 0 && count > 0 {
-                            state.pending_since = Some(now);
-                        }
-                        state.pending += count;
-                    }
+                    None => state.add_pending(count, now),
                 }
             }
         }
