@@ -94,9 +94,9 @@ pub fn router(tutorial: Tutorial, rest: Arc<Rest>) -> Router {
 /// What every request passes through before its route, outermost first: an
 /// unusable request id dropped, a fresh one set (and echoed), the access log,
 /// the edge (inside the log, so that its refusals are logged; CORS, when set,
-/// on what it lets through), the Host check. One stack of static types around the whole router:
-/// `Router::layer` would wrap each route in it, and axum's `from_fn` boxes
-/// and clones the stack inside it, per request.
+/// on what it lets through), the Host check. One stack of static types
+/// around the whole router: `Router::layer` would wrap each route in it, and
+/// axum's `from_fn` boxes and clones the stack inside it, per request.
 pub fn app(
     router: Router,
     edge: Edge,

@@ -24,7 +24,7 @@
 
 use std::{
     io::{self, Write},
-    sync::{Arc, Condvar, Mutex, MutexGuard},
+    sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError},
     thread::JoinHandle,
     time::{Duration, Instant},
 };
@@ -76,9 +76,7 @@ impl Shared {
     fn lock(&self) -> MutexGuard<'_, Queue> {
         // A thread that panicked while holding the lock left whole lines
         // behind (a line is appended in one call): the queue is still good.
-        self.queue
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -105,7 +103,7 @@ impl LogWriter {
 
     /// A writer to `out`, with its thread. Should the thread not start, lines
     /// are written straight to stderr, as they would be without this.
-    pub fn to(out: impl Write + Send + 'static) -> (Self, LogWriterGuard) {
+    fn to(out: impl Write + Send + 'static) -> (Self, LogWriterGuard) {
         Self::lingering(out, LINGER)
     }
 
@@ -140,7 +138,7 @@ impl LogWriter {
                 .shared
                 .taken
                 .wait(queue)
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
+                .unwrap_or_else(PoisonError::into_inner);
         }
         if queue.abandoned {
             return Ok(());
@@ -197,7 +195,7 @@ impl Drop for LogWriterGuard {
                 .shared
                 .taken
                 .wait_timeout(queue, left)
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .unwrap_or_else(PoisonError::into_inner)
                 .0;
         }
         let written = queue.gone;
@@ -235,7 +233,7 @@ fn write_lines(shared: &Shared, mut out: impl Write, linger: Duration) {
                 queue = shared
                     .arrived
                     .wait(queue)
-                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                    .unwrap_or_else(PoisonError::into_inner);
             }
             queue.writer_waiting = false;
             if queue.lines.is_empty() {

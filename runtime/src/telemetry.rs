@@ -9,12 +9,12 @@
 
 use std::io::IsTerminal;
 
-use crate::log_writer::{LogWriter, LogWriterGuard};
 use clap::{Args, ValueEnum};
-
 use tracing_subscriber::{
     EnvFilter, Layer, Registry, filter::LevelFilter, layer::SubscriberExt, util::SubscriberInitExt,
 };
+
+use crate::log_writer::{LogWriter, LogWriterGuard};
 
 /// `info`, but dynoxide's per-request warnings (it logs every 400 it answers,
 /// which for this service are ordinary answers such as "no such table") are off.
