@@ -1,0 +1,206 @@
+//! music-service on a DynamoDB endpoint reached over HTTPS, as real DynamoDB
+//! is: the SDK's HTTPS client (hyper 1, rustls, aws-lc-rs; the workspace
+//! builds no other) speaks TLS to the store, trusts the CAs of the system's
+//! trust store (`SSL_CERT_FILE` names it here), and refuses a store whose
+//! certificate no trusted CA signed. The store is the embedded one (plain
+//! HTTP) behind a TLS relay this test runs, which counts the handshakes.
+
+use std::{
+    net::SocketAddr,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+};
+
+use music_service::embedded::EmbeddedStore;
+use music_testkit::Program;
+use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::{
+    TlsAcceptor,
+    rustls::{
+        ServerConfig,
+        crypto::aws_lc_rs,
+        pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject},
+    },
+};
+
+use crate::{
+    certs::{Pair, Pki},
+    support::{Client, create_table, path},
+};
+
+/// A TLS server on 127.0.0.1 that relays each connection, decrypted, to a
+/// plain-HTTP store, and counts the handshakes begun and completed.
+struct TlsRelay {
+    addr: SocketAddr,
+    begun: Arc<AtomicUsize>,
+    completed: Arc<AtomicUsize>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl TlsRelay {
+    async fn start(identity: &Pair, store: SocketAddr) -> Self {
+        let certs = CertificateDer::pem_file_iter(&identity.cert)
+            .expect("server certificate file")
+            .collect::<Result<Vec<_>, _>>()
+            .expect("server certificate PEM");
+        let key = PrivateKeyDer::from_pem_file(&identity.key).expect("server key PEM");
+        let config = ServerConfig::builder_with_provider(Arc::new(aws_lc_rs::default_provider()))
+            .with_safe_default_protocol_versions()
+            .expect("TLS versions")
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .expect("a server certificate and its key");
+        let acceptor = TlsAcceptor::from(Arc::new(config));
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("local address");
+        let (begun, completed) = (Arc::default(), Arc::default());
+        let task = tokio::spawn({
+            let (begun, completed) = (Arc::clone(&begun), Arc::clone(&completed));
+            async move {
+                while let Ok((socket, _)) = listener.accept().await {
+                    let (acceptor, begun, completed) =
+                        (acceptor.clone(), Arc::clone(&begun), Arc::clone(&completed));
+                    tokio::spawn(async move {
+                        relay(socket, acceptor, store, &begun, &completed).await;
+                    });
+                }
+            }
+        });
+        Self {
+            addr,
+            begun,
+            completed,
+            task,
+        }
+    }
+
+    /// The endpoint the service is given: the name the certificate is for.
+    fn endpoint(&self) -> String {
+        format!("https://localhost:{}", self.addr.port())
+    }
+
+    fn begun(&self) -> usize {
+        self.begun.load(Ordering::SeqCst)
+    }
+
+    fn completed(&self) -> usize {
+        self.completed.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for TlsRelay {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// The address of the embedded store's plain-HTTP endpoint.
+fn addr_of(store: &EmbeddedStore) -> SocketAddr {
+    let endpoint = store.endpoint();
+    endpoint
+        .strip_prefix("http://")
+        .and_then(|addr| addr.parse().ok())
+        .unwrap_or_else(|| panic!("an http://ADDR endpoint: {endpoint}"))
+}
+
+async fn relay(
+    socket: TcpStream,
+    acceptor: TlsAcceptor,
+    store: SocketAddr,
+    begun: &AtomicUsize,
+    completed: &AtomicUsize,
+) {
+    begun.fetch_add(1, Ordering::SeqCst);
+    // A client that refuses the certificate ends the handshake: nothing to relay.
+    let Ok(mut tls) = acceptor.accept(socket).await else {
+        return;
+    };
+    completed.fetch_add(1, Ordering::SeqCst);
+    let mut plain = TcpStream::connect(store).await.expect("the store");
+    let _ = tokio::io::copy_bidirectional(&mut tls, &mut plain).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_service_reaches_a_store_over_https_when_it_trusts_its_ca() {
+    let pki = Pki::new();
+    let store = EmbeddedStore::start(None).await.expect("embedded store");
+    let relay = TlsRelay::start(&pki.server, addr_of(&store)).await;
+    let ca = path(&pki.ca);
+    let service = Program::service_at(
+        "127.0.0.1:0",
+        &[
+            "--backend",
+            "dynamodb",
+            "--dynamodb-endpoint",
+            &relay.endpoint(),
+        ],
+        &[("SSL_CERT_FILE", &ca)],
+    )
+    .await;
+
+    let created = create_table(
+        Client::Plaintext,
+        "127.0.0.1",
+        service.addr("grpc"),
+        "Music",
+    )
+    .await;
+    assert_eq!(
+        created.as_deref(),
+        Ok("Music"),
+        "CreateTable through the HTTPS store; service log:\n{}",
+        service.log_text()
+    );
+    assert!(
+        relay.completed() >= 1,
+        "the service's calls went through the TLS relay: {} handshakes begun, {} completed",
+        relay.begun(),
+        relay.completed()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_service_refuses_a_store_whose_certificate_it_does_not_trust() {
+    let pki = Pki::new();
+    let store = EmbeddedStore::start(None).await.expect("embedded store");
+    let relay = TlsRelay::start(&pki.server, addr_of(&store)).await;
+    // The trust store holds an unrelated CA only.
+    let other_ca = path(&pki.other_ca);
+    let service = Program::service_at(
+        "127.0.0.1:0",
+        &[
+            "--backend",
+            "dynamodb",
+            "--dynamodb-endpoint",
+            &relay.endpoint(),
+        ],
+        &[("SSL_CERT_FILE", &other_ca)],
+    )
+    .await;
+
+    let refused = create_table(
+        Client::Plaintext,
+        "127.0.0.1",
+        service.addr("grpc"),
+        "Music",
+    )
+    .await;
+    let error = refused.expect_err("CreateTable on a store with an untrusted certificate");
+    assert!(
+        error.contains("Unavailable"),
+        "an unreachable store is UNAVAILABLE to the caller: {error}"
+    );
+    assert!(
+        relay.begun() >= 1 && relay.completed() == 0,
+        "the service began TLS handshakes ({}) and completed none ({})",
+        relay.begun(),
+        relay.completed()
+    );
+    let log = service.log_text();
+    assert!(
+        log.contains("TLS handshake failed: invalid peer certificate"),
+        "the service's log names the store's certificate as the cause:\n{log}"
+    );
+}
