@@ -52,6 +52,22 @@ pub const DEFAULT_ENV: [(&str, &str); 7] = [
 /// filter, so that a developer's shell cannot point a test at a real store.
 const NOT_INHERITED: [&str; 3] = ["MUSIC_", "AWS_", "OTEL_"];
 
+/// The caller's proxy settings, in either case, which a program never
+/// inherits either: every call a test has a program make is to loopback, and
+/// the AWS SDK's default client (`--backend dynamodb`) sends its calls through
+/// the proxy these name (a developer's `HTTP_PROXY` without a `NO_PROXY` for
+/// 127.0.0.1 would get every call of the tests on DynamoDB Local).
+const PROXY_VARIABLES: [&str; 4] = ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"];
+
+/// Whether a variable of the caller's environment reaches the program.
+fn inherited(name: &str) -> bool {
+    name != "RUST_LOG"
+        && !NOT_INHERITED.iter().any(|prefix| name.starts_with(prefix))
+        && !PROXY_VARIABLES
+            .iter()
+            .any(|proxy| name.eq_ignore_ascii_case(proxy))
+}
+
 /// The folder of the workspace's built binaries: the one of the running
 /// executable (a test binary sits one level deeper, in `deps/`).
 pub fn bin_dir() -> PathBuf {
@@ -250,8 +266,7 @@ impl Builder {
         let path = self.path.clone().unwrap_or_else(|| binary(&self.name));
         let mut command = Command::new(&path);
         for (key, _) in std::env::vars_os() {
-            let text = key.to_string_lossy();
-            if text == "RUST_LOG" || NOT_INHERITED.iter().any(|p| text.starts_with(p)) {
+            if !inherited(&key.to_string_lossy()) {
                 command.env_remove(&key);
             }
         }
@@ -708,6 +723,27 @@ mod tests {
         );
         assert_eq!(listening("store ready"), None);
         assert_eq!(listening("pure gateway"), None);
+    }
+
+    #[test]
+    fn a_program_inherits_neither_the_callers_settings_nor_its_proxies() {
+        for name in [
+            "MUSIC_SERVICE_BACKEND",
+            "AWS_PROFILE",
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            "RUST_LOG",
+            "HTTPS_PROXY",
+            "https_proxy",
+            "HTTP_PROXY",
+            "http_proxy",
+            "ALL_PROXY",
+            "no_proxy",
+        ] {
+            assert!(!inherited(name), "{name} reached the program");
+        }
+        for name in ["PATH", "HOME", "JAVA_HOME", "TMPDIR", "RUST_LOG_STYLE"] {
+            assert!(inherited(name), "{name} did not reach the program");
+        }
     }
 
     #[test]
