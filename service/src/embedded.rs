@@ -94,6 +94,11 @@ impl EmbeddedStore {
         })
     }
 
+    /// Where it serves plain HTTP.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
     /// The endpoint URL to give aws-sdk-dynamodb.
     pub fn endpoint(&self) -> String {
         format!("http://{}", self.addr)

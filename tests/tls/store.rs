@@ -7,6 +7,7 @@
 
 use std::{
     net::SocketAddr,
+    path::Path,
     sync::{
         Arc,
         atomic::{AtomicUsize, Ordering},
@@ -106,15 +107,6 @@ impl Drop for TlsRelay {
     }
 }
 
-/// The address of the embedded store's plain-HTTP endpoint.
-fn addr_of(store: &EmbeddedStore) -> SocketAddr {
-    let endpoint = store.endpoint();
-    endpoint
-        .strip_prefix("http://")
-        .and_then(|addr| addr.parse().ok())
-        .unwrap_or_else(|| panic!("an http://ADDR endpoint: {endpoint}"))
-}
-
 async fn relay(
     socket: TcpStream,
     acceptor: TlsAcceptor,
@@ -135,73 +127,79 @@ async fn relay(
     let _ = tokio::io::copy_bidirectional(&mut tls, &mut plain).await;
 }
 
+/// music-service on the embedded store behind a TLS relay, trusting only
+/// the CA `trusted` picks (its `SSL_CERT_FILE`), and what has to outlive it.
+struct Rig {
+    relay: TlsRelay,
+    service: Program,
+    _store: EmbeddedStore,
+    _pki: Pki,
+}
+
+impl Rig {
+    async fn trusting(trusted: fn(&Pki) -> &Path) -> Self {
+        let pki = Pki::new();
+        let store = EmbeddedStore::start(None).await.expect("embedded store");
+        let relay = TlsRelay::start(&pki.server, store.addr()).await;
+        let service = Program::service_at(
+            "127.0.0.1:0",
+            &[
+                "--backend",
+                "dynamodb",
+                "--dynamodb-endpoint",
+                &relay.endpoint(),
+            ],
+            &[("SSL_CERT_FILE", &path(trusted(&pki)))],
+        )
+        .await;
+        Self {
+            relay,
+            service,
+            _store: store,
+            _pki: pki,
+        }
+    }
+
+    /// One CreateTable of `Music` straight to the service.
+    async fn create_table(&self) -> Result<String, String> {
+        create_table(
+            Client::Plaintext,
+            "127.0.0.1",
+            self.service.addr("grpc"),
+            "Music",
+        )
+        .await
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_service_reaches_a_store_over_https_when_it_trusts_its_ca() {
-    let pki = Pki::new();
-    let store = EmbeddedStore::start(None).await.expect("embedded store");
-    let relay = TlsRelay::start(&pki.server, addr_of(&store)).await;
-    let ca = path(&pki.ca);
-    let service = Program::service_at(
-        "127.0.0.1:0",
-        &[
-            "--backend",
-            "dynamodb",
-            "--dynamodb-endpoint",
-            &relay.endpoint(),
-        ],
-        &[("SSL_CERT_FILE", &ca)],
-    )
-    .await;
+    let rig = Rig::trusting(|pki| &pki.ca).await;
 
-    let created = create_table(
-        Client::Plaintext,
-        "127.0.0.1",
-        service.addr("grpc"),
-        "Music",
-    )
-    .await;
+    let created = rig.create_table().await;
     assert_eq!(
         created.as_deref(),
         Ok("Music"),
         "CreateTable through the HTTPS store; service log:\n{}",
-        service.log_text()
+        rig.service.log_text()
     );
     assert!(
-        relay.completed() >= 1,
+        rig.relay.completed() >= 1,
         "the service's calls went through the TLS relay: {} handshakes begun, {} completed",
-        relay.begun(),
-        relay.completed()
+        rig.relay.begun(),
+        rig.relay.completed()
     );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_service_refuses_a_store_whose_certificate_it_does_not_trust() {
-    let pki = Pki::new();
-    let store = EmbeddedStore::start(None).await.expect("embedded store");
-    let relay = TlsRelay::start(&pki.server, addr_of(&store)).await;
     // The trust store holds an unrelated CA only.
-    let other_ca = path(&pki.other_ca);
-    let service = Program::service_at(
-        "127.0.0.1:0",
-        &[
-            "--backend",
-            "dynamodb",
-            "--dynamodb-endpoint",
-            &relay.endpoint(),
-        ],
-        &[("SSL_CERT_FILE", &other_ca)],
-    )
-    .await;
+    let rig = Rig::trusting(|pki| &pki.other_ca).await;
+    let (relay, service) = (&rig.relay, &rig.service);
 
     // The health probe calls the store too: count only what this call began.
     let before = relay.begun();
-    let refused = create_table(
-        Client::Plaintext,
-        "127.0.0.1",
-        service.addr("grpc"),
-        "Music",
-    )
-    .await;
+    let refused = rig.create_table().await;
     let error = refused.expect_err("CreateTable on a store with an untrusted certificate");
     assert!(
         error.contains("Unavailable") && error.contains("DynamoDB could not be reached"),
