@@ -10,7 +10,8 @@
 #    into the same cache and handed to music-bench as --grpc-gateway-peer (see
 #    scripts/lib/grpc-gateway-peer.sh).
 # 2. cargo build --release: the slim gateway (copied to music-gateway-slim, the two-process
-#    stack's gateway), then the workspace (music-service, music-gateway, music-bench).
+#    stack's gateway), the workspace (music-gateway, music-bench), then music-service on its own
+#    as its Dockerfile builds it (scripts/lib/release-build.sh).
 # 3. Runs target/release/music-bench, which starts every process it measures on loopback ports
 #    and stops them when it ends, however it ends. A full run takes about 5 minutes.
 #
@@ -31,6 +32,8 @@ source scripts/lib/common.sh
 source scripts/lib/test-deps.sh
 # shellcheck source=scripts/lib/grpc-gateway-peer.sh
 source scripts/lib/grpc-gateway-peer.sh
+# shellcheck source=scripts/lib/release-build.sh
+source scripts/lib/release-build.sh
 
 CACHE=${MUSIC_TEST_CACHE:-$HOME/.cache/music-api}
 mkdir -p "$CACHE"
@@ -65,12 +68,8 @@ if [[ $skip_peer -eq 0 ]]; then
 fi
 
 # The two-process stack's gateway is the slim build the Dockerfile deploys (no service linked
-# in); cargo keeps both builds' artifacts, so switching between them later only relinks.
+# in), and its service is built as its Dockerfile builds it (scripts/lib/release-build.sh).
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
-log "cargo build --release -p music-gateway --no-default-features (-> music-gateway-slim)"
-cargo build --release -p music-gateway --no-default-features
-cp -f "$TARGET/release/music-gateway" "$TARGET/release/music-gateway-slim"
-log "cargo build --release --workspace"
-cargo build --release --workspace
+build_release_binaries
 
 exec "$TARGET/release/music-bench" "${args[@]}"

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Writes link/hot-symbols.txt: the functions that start-up and a request run, which a release
-# build links first (link/symbol_order.rs; why: BENCHMARKS.md, "What was changed").
+# build links first (link/symbol_order.rs; what it bought: BENCHMARKS.md, "What was changed",
+# "the hot code linked first").
 #
-#   sudo bash scripts/hot-symbols.sh
+#   bash scripts/hot-symbols.sh
 #
-# 1. Builds the release binaries as scripts/bench.sh does (the slim gateway, then the workspace).
+# 1. Builds the release binaries as scripts/bench.sh does (scripts/lib/release-build.sh).
 # 2. Copies music-service, the slim gateway and the in-process gateway into
 #    target/hot-symbols/, drops the copies from the page cache and sets the disk's readahead to
 #    0 (put back on exit): from then on a page of their code is in memory only if it has run.
@@ -13,25 +14,37 @@
 #    load on each GetItem route; then reads which pages of the code are in memory
 #    (scripts/lib/hot_symbols.py) and writes the union of the functions on them.
 #
-# Root is needed for the readahead (/sys/block/DISK/queue/read_ahead_kb). Run it again on the
-# binaries it produced to tighten the list (fewer cold neighbours on each hot page).
+# Root (directly or through sudo -n) is needed only to set the readahead of the disk that holds
+# target/ (/sys/dev/block/MAJ:MIN/queue/read_ahead_kb). The list's first line is the `rustc -V`
+# it was written with: the names carry hashes of the build, so run it again after a toolchain or
+# dependency update (the build warns when the toolchain differs). Run it again on the binaries it
+# produced to tighten the list (fewer cold neighbours on each hot page).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 # shellcheck source=scripts/lib/common.sh
 source scripts/lib/common.sh
+# shellcheck source=scripts/lib/release-build.sh
+source scripts/lib/release-build.sh
 
-[[ ${EUID:-$(id -u)} -eq 0 ]] || die "run as root: it turns the disk's readahead off while it collects"
 command -v wrk >/dev/null 2>&1 || apt_install wrk
 command -v nm >/dev/null 2>&1 || apt_install binutils
 
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
-log "cargo build --release -p music-gateway --no-default-features (-> music-gateway-slim)"
-cargo build --release -p music-gateway --no-default-features
-cp -f "$TARGET/release/music-gateway" "$TARGET/release/music-gateway-slim"
-log "cargo build --release --workspace"
-cargo build --release --workspace
+mkdir -p "$TARGET"
+# The readahead of the block device under target/, found before the build so that a layout this
+# cannot handle fails at once: for a partition the setting is its disk's.
+majmin=$(findmnt -no MAJ:MIN --target "$TARGET" | head -1 | tr -d "[:space:]")
+queue=/sys/dev/block/$majmin/queue
+[[ -d $queue ]] || queue=/sys/dev/block/$majmin/../queue
+READAHEAD=$queue/read_ahead_kb
+[[ -f $READAHEAD ]] || die "no readahead setting for the device of $TARGET ($majmin): not a block device?"
+saved_readahead=$(cat "$READAHEAD")
+[[ $saved_readahead -ne 0 ]] || warn "$READAHEAD is already 0 (an earlier run killed before it put it back?)"
+as_root true || die "setting $READAHEAD needs root or passwordless sudo"
+
+build_release_binaries
 
 WORK=$TARGET/hot-symbols
 rm -rf "$WORK" && mkdir -p "$WORK"
@@ -47,26 +60,21 @@ for path in sys.argv[1:]:
     os.close(fd)
 PY
 
-device=$(findmnt -no SOURCE --target "$WORK")
-disk=$(lsblk -no PKNAME "$device" 2>/dev/null || true)
-[[ -n $disk ]] || disk=$(basename "$device")
-READAHEAD=/sys/block/$disk/queue/read_ahead_kb
-[[ -w $READAHEAD ]] || die "cannot set $READAHEAD"
-saved_readahead=$(cat "$READAHEAD")
 pids=()
+set_readahead() { echo "$1" | as_root tee "$READAHEAD" >/dev/null; }
 cleanup() {
-    echo "$saved_readahead" >"$READAHEAD"
+    set_readahead "$saved_readahead"
     for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
 }
 trap cleanup EXIT
-echo 0 >"$READAHEAD"
+set_readahead 0
 
 export RUST_LOG=warn
 # Starts a program in the background, its output in $WORK/NAME.log; its pid is appended to pids.
 start() {
     local name=$1
     shift
-    "$WORK/$name" "$@" >"$WORK/$name.log" 2>&1 </dev/null &
+    "${PDEATHSIG[@]}" "$WORK/$name" "$@" >"$WORK/$name.log" 2>&1 </dev/null &
     pids+=("$!")
 }
 wait_ready() {
@@ -104,14 +112,21 @@ wait_ready "http://$gateway_admin/readyz"
 exercise "http://$gateway"
 collect "${pids[0]}"
 collect "${pids[1]}"
-kill "${pids[@]}" && wait "${pids[@]}" 2>/dev/null || true
+kill "${pids[@]}" 2>/dev/null || true
+wait "${pids[@]}" 2>/dev/null || true
 pids=()
 
 log "in-process: music-gateway"
+gateway=127.0.0.1:$(free_port) gateway_admin=127.0.0.1:$(free_port)
 start music-gateway --listen "$gateway" --admin-listen "$gateway_admin" --in-memory
 wait_ready "http://$gateway_admin/readyz"
 exercise "http://$gateway"
 collect "${pids[0]}"
 
-awk '!seen[$0]++' "$WORK/hot.txt" >"$ROOT/link/hot-symbols.txt"
+# The first line names the toolchain, which link/symbol_order.rs compares with the build's
+# (lld reads a line that starts with `#` as a comment).
+{
+    echo "# rustc $(rustc -V | sed 's/^rustc //')"
+    awk '!seen[$0]++' "$WORK/hot.txt"
+} >"$ROOT/link/hot-symbols.txt"
 log "link/hot-symbols.txt: $(wc -l <"$ROOT/link/hot-symbols.txt") functions"

@@ -25,8 +25,8 @@ def mappings(pid, exe):
     found = []
     with open(f"/proc/{pid}/maps") as maps:
         for line in maps:
-            fields = line.split()
-            if len(fields) >= 6 and fields[5] == exe:
+            fields = line.rstrip("\n").split(maxsplit=5)
+            if len(fields) == 6 and fields[5] == exe:
                 start, end = (int(x, 16) for x in fields[0].split("-"))
                 found.append((start, end, int(fields[2], 16), fields[1]))
     return found
@@ -35,6 +35,11 @@ def mappings(pid, exe):
 def main():
     pid = int(sys.argv[1])
     exe = os.readlink(f"/proc/{pid}/exe")
+    with open(exe, "rb") as elf:
+        header = elf.read(18)
+    # e_type 3 (ET_DYN): a position-independent executable, linked at address 0.
+    if header[:4] != b"\x7fELF" or int.from_bytes(header[16:18], "little") != 3:
+        sys.exit(f"{exe} is not a position-independent ELF executable")
     mapped = mappings(pid, exe)
     # Where the executable was loaded: `nm` gives link addresses, which in a
     # position-independent executable are the mapping's addresses less the
@@ -43,7 +48,7 @@ def main():
     headers = [start for start, _, offset, _ in mapped if offset == 0]
     segments = [(start, end) for start, end, _, perms in mapped if "x" in perms]
     if not headers or not segments:
-        sys.exit(f"{exe} is not mapped as a position-independent executable in process {pid}")
+        sys.exit(f"{exe} has no mapping of its first page or of its code in process {pid}")
     load_bias = headers[0]
     present = []
     with open(f"/proc/{pid}/pagemap", "rb") as pagemap:
