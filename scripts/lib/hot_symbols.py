@@ -34,7 +34,10 @@ def mappings(pid, exe):
 
 def main():
     pid = int(sys.argv[1])
-    exe = os.readlink(f"/proc/{pid}/exe")
+    try:
+        exe = os.readlink(f"/proc/{pid}/exe")
+    except FileNotFoundError:
+        sys.exit(f"no process {pid}")
     with open(exe, "rb") as elf:
         header = elf.read(18)
     # e_type 3 (ET_DYN): a position-independent executable, linked at address 0.

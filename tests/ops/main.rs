@@ -7,8 +7,9 @@
 //! store goes and comes back (store proxy, and DynamoDB Local stopped and
 //! started when `MUSIC_TEST_DYNAMODB_LOCAL_DIR` names its jar folder), metrics
 //! that count what was sent, load shedding, message limits and compression,
-//! telemetry (access log, trace propagation), and a reader of stderr that
-//! stops reading.
+//! telemetry (access log, trace propagation), a reader of stderr that
+//! stops reading, and the reader of which code a running program has run
+//! (`scripts/lib/hot_symbols.py`).
 //!
 //! The binaries must be built first: `cargo build --workspace`.
 //!
@@ -16,6 +17,7 @@
 //! the store proxy, DynamoDB Local, curl, gRPC clients) is music-testkit's.
 
 mod deadlines;
+mod hot_symbols;
 mod limits;
 mod log_reader;
 mod metrics;
