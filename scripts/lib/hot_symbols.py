@@ -8,7 +8,7 @@ process has run code on it. Names come in address order (the order the code had,
 what calls what together), mangled, as the linker's --symbol-ordering-file wants them. A page
 is 4 KiB of a function that can be smaller, so the list holds the touched functions and their
 neighbours on the same pages; a second pass, on binaries linked in the first pass's order,
-leaves fewer neighbours.
+leaves a few fewer (nearly every page of the packed code is touched).
 """
 
 import bisect
