@@ -59,6 +59,8 @@ pub(crate) struct Report {
     pub(crate) duration_secs: u64,
     pub(crate) warmup_secs: u64,
     pub(crate) rust_log: String,
+    /// `--worker-threads` of the run; `None`: each server's default.
+    pub(crate) worker_threads: Option<u32>,
     pub(crate) rows: Vec<Row>,
     pub(crate) processes: Vec<ProcessRow>,
 }
@@ -98,6 +100,16 @@ impl Report {
             self.wrk, self.duration_secs, self.warmup_secs
         );
         let _ = writeln!(out, "- RUST_LOG of the programs: `{}`", self.rust_log);
+        let _ = match self.worker_threads {
+            None => writeln!(
+                out,
+                "- worker threads: each server's default (one per core)"
+            ),
+            Some(n) => writeln!(
+                out,
+                "- worker threads: {n} in every server under test (`--worker-threads {n}`)"
+            ),
+        };
         let _ = writeln!(
             out,
             "- figures share 2 noisy cores with the load generator: compare ratios within this run only\n"
@@ -516,6 +528,7 @@ mod tests {
             duration_secs: 1,
             warmup_secs: 0,
             rust_log: String::new(),
+            worker_threads: None,
             rows: Vec::new(),
             processes,
         }

@@ -301,6 +301,7 @@ pub(crate) async fn run(settings: Settings) -> Result<(), BenchError> {
         duration_secs: bench.settings.duration_secs,
         warmup_secs: bench.settings.warmup_secs,
         rust_log: bench.settings.rust_log.clone(),
+        worker_threads: bench.settings.worker_threads,
         rows: bench.rows,
         processes: bench.processes,
     };
@@ -322,9 +323,21 @@ impl Bench {
     }
 
     /// The binary `name` at `path`, called `label` in the report, with
-    /// the run's log filter.
+    /// the run's log filter and, when the run sets them, its worker threads.
     fn program(&self, name: &str, label: &str, path: &Path) -> Builder {
-        program(name, label, path, &self.settings.rust_log)
+        let program = program(name, label, path, &self.settings.rust_log);
+        match self.settings.worker_threads {
+            None => program,
+            Some(workers) => {
+                let workers = workers.to_string();
+                program.envs(&[
+                    ("MUSIC_GATEWAY_WORKER_THREADS", &workers),
+                    ("MUSIC_SERVICE_WORKER_THREADS", &workers),
+                    ("TOKIO_WORKER_THREADS", &workers),
+                    ("GOMAXPROCS", &workers),
+                ])
+            }
+        }
     }
 
     async fn ceiling(&mut self) -> Result<(), BenchError> {

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use music_gateway::{GatewaySettings, Listeners, StartError, run, settings::Command};
-use music_runtime::{shutdown::shutdown_signal, telemetry};
+use music_runtime::{shutdown::shutdown_signal, telemetry, workers};
 
 /// jemalloc, built to give freed pages back to the system about a second
 /// after they are freed (`.cargo/config.toml`): glibc's malloc kept up to
@@ -12,20 +12,29 @@ use music_runtime::{shutdown::shutdown_signal, telemetry};
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let settings = GatewaySettings::parse();
     if let Some(Command::Openapi) = settings.command {
         return print_openapi(&settings);
     }
-    let _telemetry = telemetry::init(&settings.log, "music-gateway");
-    match start(settings).await {
-        Ok(()) => ExitCode::SUCCESS,
+    let runtime = match workers::runtime(settings.worker_threads) {
+        Ok(runtime) => runtime,
         Err(error) => {
-            tracing::error!("{error}");
-            ExitCode::FAILURE
+            eprintln!("music-gateway: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
         }
-    }
+    };
+    runtime.block_on(async move {
+        let _telemetry = telemetry::init(&settings.log, "music-gateway");
+        tracing::info!(workers = workers::worker_count(), "runtime started");
+        match start(settings).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                tracing::error!("{error}");
+                ExitCode::FAILURE
+            }
+        }
+    })
 }
 
 async fn start(settings: GatewaySettings) -> Result<(), StartError> {

@@ -39,6 +39,14 @@ pub struct GatewaySettings {
           value_parser = clap::value_parser!(u16).range(1..=64))]
     pub upstream_connections: u16,
 
+    /// Worker threads of the async runtime that serves the requests (default:
+    /// one per core, or `TOKIO_WORKER_THREADS`). Fewer cost less CPU per
+    /// request where the gateway shares its cores (beside its service, as a
+    /// sidecar); one serves at most one core's worth of requests.
+    #[arg(long, env = "MUSIC_GATEWAY_WORKER_THREADS", value_name = "N",
+          value_parser = clap::value_parser!(u16).range(1..=i64::from(music_runtime::workers::MAX_WORKER_THREADS)))]
+    pub worker_threads: Option<u16>,
+
     /// Stage prefix of the routes (`/Test/DemoResourceMusic/...`); empty for none.
     #[arg(long, env = "MUSIC_GATEWAY_STAGE", default_value = "Test")]
     pub stage: String,

@@ -6,8 +6,9 @@
 //! start, and the acceptor), `serve` (the one accept loop, with the
 //! connection bounds of `limits` and a drain bounded by a grace period),
 //! `admin` (`/healthz`, `/readyz`, `/metrics`) and `traceparent` (the one
-//! reader of W3C trace context); `settings` holds what both programs'
-//! settings share.
+//! reader of W3C trace context); `workers` builds the tokio runtime with the
+//! worker threads a program's settings ask; `settings` holds what both
+//! programs' settings share.
 
 pub mod admin;
 pub mod limits;
@@ -20,3 +21,4 @@ pub mod shutdown;
 pub mod telemetry;
 pub mod tls;
 pub mod traceparent;
+pub mod workers;

@@ -7,6 +7,7 @@ use music_runtime::{
     shutdown::shutdown_signal,
     telemetry,
     tls::{self, Alpn, TlsError},
+    workers,
 };
 use music_service::{MusicService, ServiceSettings};
 use tokio_rustls::TlsAcceptor;
@@ -17,17 +18,26 @@ use tokio_rustls::TlsAcceptor;
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let settings = ServiceSettings::parse();
-    let _telemetry = telemetry::init(&settings.log, "music-service");
-    match run(settings).await {
-        Ok(()) => ExitCode::SUCCESS,
+    let runtime = match workers::runtime(settings.worker_threads) {
+        Ok(runtime) => runtime,
         Err(error) => {
-            tracing::error!("{error:#}");
-            ExitCode::FAILURE
+            eprintln!("music-service: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
         }
-    }
+    };
+    runtime.block_on(async move {
+        let _telemetry = telemetry::init(&settings.log, "music-service");
+        tracing::info!(workers = workers::worker_count(), "runtime started");
+        match run(settings).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                tracing::error!("{error:#}");
+                ExitCode::FAILURE
+            }
+        }
+    })
 }
 
 async fn run(settings: ServiceSettings) -> Result<(), Box<dyn std::error::Error>> {

@@ -29,6 +29,14 @@ pub struct ServiceSettings {
     )]
     pub admin_listen: SocketAddr,
 
+    /// Worker threads of the async runtime that serves the requests (default:
+    /// one per core, or `TOKIO_WORKER_THREADS`). Fewer cost less CPU per
+    /// request where the service shares its cores (with its gateway, say);
+    /// one serves at most one core's worth of requests.
+    #[arg(long, env = "MUSIC_SERVICE_WORKER_THREADS", value_name = "N",
+          value_parser = clap::value_parser!(u16).range(1..=i64::from(music_runtime::workers::MAX_WORKER_THREADS)))]
+    pub worker_threads: Option<u16>,
+
     /// On SIGTERM/SIGINT, how long requests in flight may take to finish
     /// before they are cut: `10s`; a bare number is seconds.
     #[arg(long, alias = "shutdown-grace-secs", env = "MUSIC_SERVICE_SHUTDOWN_GRACE", default_value = "10s", value_parser = seconds)]

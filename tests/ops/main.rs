@@ -8,8 +8,9 @@
 //! started when `MUSIC_TEST_DYNAMODB_LOCAL_DIR` names its jar folder), metrics
 //! that count what was sent, load shedding, message limits and compression,
 //! telemetry (access log, trace propagation), a reader of stderr that
-//! stops reading, and the reader of which code a running program has run
-//! (`scripts/lib/hot_symbols.py`).
+//! stops reading, the reader of which code a running program has run
+//! (`scripts/lib/hot_symbols.py`), and the runtime's worker threads
+//! (`--worker-threads`).
 //!
 //! The binaries must be built first: `cargo build --workspace`.
 //!
@@ -24,3 +25,4 @@ mod metrics;
 mod readiness;
 mod shutdown;
 mod telemetry;
+mod workers;

@@ -1,0 +1,56 @@
+//! The tokio runtime each program serves on: multi-threaded, with as many
+//! worker threads as the program's `--worker-threads` asks, or tokio's own
+//! default (`TOKIO_WORKER_THREADS`, else one per core) when it asks none.
+//!
+//! Why a setting: where a program shares its cores with others (the gateway
+//! beside its service, a sidecar, the load generator of a benchmark), fewer
+//! workers than cores cost less CPU per request, because fewer threads park
+//! and are woken and one connection's tasks stay on one thread; on this
+//! project's two-core machine one worker took a fifth to a quarter off the
+//! pure gateway's CPU per request (BENCHMARKS.md). One worker serves at most
+//! one core's worth of requests, so the default stays one per core, as
+//! Envoy's `--concurrency` and Go's `GOMAXPROCS` do.
+
+/// Upper bound of `--worker-threads`, far above any core count this runs on.
+pub const MAX_WORKER_THREADS: u16 = 1024;
+
+/// The runtime, with `worker_threads` workers (`None`: tokio's default).
+pub fn runtime(worker_threads: Option<u16>) -> std::io::Result<tokio::runtime::Runtime> {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder.enable_all();
+    if let Some(workers) = worker_threads {
+        builder.worker_threads(usize::from(workers.max(1)));
+    }
+    builder.build()
+}
+
+/// How many worker threads the current runtime has, for the start-up log line.
+pub fn worker_count() -> usize {
+    tokio::runtime::Handle::current().metrics().num_workers()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_runtime_has_the_workers_asked_for() {
+        for asked in [1, 3] {
+            let runtime = runtime(Some(asked)).expect("the runtime starts");
+            assert_eq!(
+                runtime.block_on(async { worker_count() }),
+                usize::from(asked)
+            );
+        }
+    }
+
+    #[test]
+    fn without_a_number_it_has_tokios_default() {
+        let expected = std::env::var("TOKIO_WORKER_THREADS")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        let runtime = runtime(None).expect("the runtime starts");
+        assert_eq!(runtime.block_on(async { worker_count() }), expected);
+    }
+}
