@@ -115,13 +115,14 @@ pub(crate) struct Settings {
           value_parser = clap::value_parser!(u32).range(1..=64))]
     pub(crate) upstream_connections: Option<u32>,
 
-    /// Worker threads of every server under test: our programs'
-    /// `--worker-threads` (as `MUSIC_*_WORKER_THREADS`), the ceiling's
-    /// `TOKIO_WORKER_THREADS`, the Go peer's `GOMAXPROCS`; unset, each one's
-    /// default (one per core).
-    #[arg(long, env = "MUSIC_BENCH_WORKER_THREADS",
+    /// Worker threads of the gateways in front of the service process and of
+    /// the ceiling they are measured against: our pure gateways'
+    /// `--worker-threads`, the Go peer's `GOMAXPROCS`, the ceiling's
+    /// `TOKIO_WORKER_THREADS`. The service and the in-process gateway keep
+    /// their default. Unset, each one's default (one per core).
+    #[arg(long, env = "MUSIC_BENCH_GATEWAY_WORKER_THREADS",
           value_parser = clap::value_parser!(u32).range(1..=1024))]
-    pub(crate) worker_threads: Option<u32>,
+    pub(crate) gateway_worker_threads: Option<u32>,
 
     /// RUST_LOG of the programs under test. The default keeps only warnings and
     /// the `listening on` lines the benchmark reads, so logging costs little;

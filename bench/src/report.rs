@@ -59,8 +59,8 @@ pub(crate) struct Report {
     pub(crate) duration_secs: u64,
     pub(crate) warmup_secs: u64,
     pub(crate) rust_log: String,
-    /// `--worker-threads` of the run; `None`: each server's default.
-    pub(crate) worker_threads: Option<u32>,
+    /// `--gateway-worker-threads` of the run; `None`: each server's default.
+    pub(crate) gateway_worker_threads: Option<u32>,
     pub(crate) rows: Vec<Row>,
     pub(crate) processes: Vec<ProcessRow>,
 }
@@ -100,14 +100,14 @@ impl Report {
             self.wrk, self.duration_secs, self.warmup_secs
         );
         let _ = writeln!(out, "- RUST_LOG of the programs: `{}`", self.rust_log);
-        let _ = match self.worker_threads {
+        let _ = match self.gateway_worker_threads {
             None => writeln!(
                 out,
                 "- worker threads: each server's default (one per core)"
             ),
             Some(n) => writeln!(
                 out,
-                "- worker threads: {n} in every server under test (`--worker-threads {n}`)"
+                "- worker threads: {n} in the pure gateways, the peer and the ceiling (`--gateway-worker-threads {n}`); the service's and the in-process gateway's default"
             ),
         };
         let _ = writeln!(
@@ -528,7 +528,7 @@ mod tests {
             duration_secs: 1,
             warmup_secs: 0,
             rust_log: String::new(),
-            worker_threads: None,
+            gateway_worker_threads: None,
             rows: Vec::new(),
             processes,
         }

@@ -301,7 +301,7 @@ pub(crate) async fn run(settings: Settings) -> Result<(), BenchError> {
         duration_secs: bench.settings.duration_secs,
         warmup_secs: bench.settings.warmup_secs,
         rust_log: bench.settings.rust_log.clone(),
-        worker_threads: bench.settings.worker_threads,
+        gateway_worker_threads: bench.settings.gateway_worker_threads,
         rows: bench.rows,
         processes: bench.processes,
     };
@@ -323,20 +323,18 @@ impl Bench {
     }
 
     /// The binary `name` at `path`, called `label` in the report, with
-    /// the run's log filter and, when the run sets them, its worker threads.
+    /// the run's log filter.
     fn program(&self, name: &str, label: &str, path: &Path) -> Builder {
-        let program = program(name, label, path, &self.settings.rust_log);
-        match self.settings.worker_threads {
+        program(name, label, path, &self.settings.rust_log)
+    }
+
+    /// A gateway in front of the service process, or the ceiling, with the
+    /// run's `--gateway-worker-threads` as `variable` when it sets them.
+    fn gateway_program(&self, name: &str, label: &str, path: &Path, variable: &str) -> Builder {
+        let program = self.program(name, label, path);
+        match self.settings.gateway_worker_threads {
             None => program,
-            Some(workers) => {
-                let workers = workers.to_string();
-                program.envs(&[
-                    ("MUSIC_GATEWAY_WORKER_THREADS", &workers),
-                    ("MUSIC_SERVICE_WORKER_THREADS", &workers),
-                    ("TOKIO_WORKER_THREADS", &workers),
-                    ("GOMAXPROCS", &workers),
-                ])
-            }
+            Some(workers) => program.env(variable, workers.to_string()),
         }
     }
 
@@ -345,7 +343,12 @@ impl Bench {
             return Ok(());
         }
         let mut program = self
-            .program("music-bench", "ceiling-server", &self.binaries.me)
+            .gateway_program(
+                "music-bench",
+                "ceiling-server",
+                &self.binaries.me,
+                "TOKIO_WORKER_THREADS",
+            )
             .args(["ceiling-server", "--listen", "127.0.0.1:0"])
             .listening(1)
             .start()
@@ -554,7 +557,12 @@ impl Bench {
         args.extend(extra);
         args.extend(self.upstream_connections());
         let mut gateway = self
-            .program("music-gateway", label, &self.binaries.pure_gateway)
+            .gateway_program(
+                "music-gateway",
+                label,
+                &self.binaries.pure_gateway,
+                "MUSIC_GATEWAY_WORKER_THREADS",
+            )
             .args(&args)
             .listening(2)
             .start()
@@ -603,7 +611,12 @@ impl Bench {
         service_pid: u32,
     ) -> Result<(), BenchError> {
         let mut peer = self
-            .program("grpc-gateway-peer", "grpc-gateway (Go, peer)", path)
+            .gateway_program(
+                "grpc-gateway-peer",
+                "grpc-gateway (Go, peer)",
+                path,
+                "GOMAXPROCS",
+            )
             .args(["-listen", "127.0.0.1:0", "-upstream"])
             .arg(service_grpc.to_string())
             .listening(1)
