@@ -6,10 +6,10 @@
 //! beside its service, a sidecar, the load generator of a benchmark), fewer
 //! workers than cores cost less CPU per request, because fewer threads park
 //! and are woken and one connection's tasks stay on one thread; on this
-//! project's two-core machine one worker took a fifth to a quarter off the
-//! pure gateway's CPU per request (BENCHMARKS.md). One worker serves at most
-//! one core's worth of requests, so the default stays one per core, as
-//! Envoy's `--concurrency` and Go's `GOMAXPROCS` do.
+//! project's two-core machine one worker took about a fifth off the pure
+//! gateway's CPU per request (10–35 % in alternating pairs; BENCHMARKS.md).
+//! One worker serves at most one core's worth of requests, so the default
+//! stays one per core, as Envoy's `--concurrency` and Go's `GOMAXPROCS` do.
 
 /// Upper bound of `--worker-threads`, far above any core count this runs on.
 pub const MAX_WORKER_THREADS: u16 = 1024;
