@@ -61,6 +61,9 @@ pub(crate) struct Report {
     pub(crate) rust_log: String,
     /// `--gateway-worker-threads` of the run; `None`: each server's default.
     pub(crate) gateway_worker_threads: Option<u32>,
+    /// `TOKIO_WORKER_THREADS` and `GOMAXPROCS` as the run found them in its
+    /// environment, which every server that reads them inherits.
+    pub(crate) inherited_workers: Vec<String>,
     pub(crate) rows: Vec<Row>,
     pub(crate) processes: Vec<ProcessRow>,
 }
@@ -110,6 +113,13 @@ impl Report {
                 "- worker threads: {n} in the pure gateways, the peer and the ceiling (`--gateway-worker-threads {n}`); the service's and the in-process gateway's default"
             ),
         };
+        if !self.inherited_workers.is_empty() {
+            let _ = writeln!(
+                out,
+                "- from the environment, for every server that reads them: `{}`",
+                self.inherited_workers.join(" ")
+            );
+        }
         let _ = writeln!(
             out,
             "- figures share 2 noisy cores with the load generator: compare ratios within this run only\n"
@@ -529,6 +539,7 @@ mod tests {
             warmup_secs: 0,
             rust_log: String::new(),
             gateway_worker_threads: None,
+            inherited_workers: Vec::new(),
             rows: Vec::new(),
             processes,
         }

@@ -302,6 +302,10 @@ pub(crate) async fn run(settings: Settings) -> Result<(), BenchError> {
         warmup_secs: bench.settings.warmup_secs,
         rust_log: bench.settings.rust_log.clone(),
         gateway_worker_threads: bench.settings.gateway_worker_threads,
+        inherited_workers: ["TOKIO_WORKER_THREADS", "GOMAXPROCS"]
+            .into_iter()
+            .filter_map(|name| std::env::var(name).ok().map(|v| format!("{name}={v}")))
+            .collect(),
         rows: bench.rows,
         processes: bench.processes,
     };

@@ -6,8 +6,9 @@
 //! beside its service, a sidecar, the load generator of a benchmark), fewer
 //! workers than cores cost less CPU per request, because fewer threads park
 //! and are woken and one connection's tasks stay on one thread; on this
-//! project's two-core machine one worker took about a fifth off the pure
-//! gateway's CPU per request (10–35 % in alternating pairs; BENCHMARKS.md).
+//! project's two-core machine one worker took 10–35 % off the pure gateway's
+//! CPU per request in seven alternating pairs, a fifth over four full
+//! benchmark runs (BENCHMARKS.md).
 //! One worker serves at most one core's worth of requests, so the default
 //! stays one per core, as Envoy's `--concurrency` and Go's `GOMAXPROCS` do.
 
@@ -46,11 +47,12 @@ mod tests {
 
     #[test]
     fn without_a_number_it_has_tokios_default() {
-        let expected = std::env::var("TOKIO_WORKER_THREADS")
-            .ok()
-            .and_then(|n| n.parse().ok())
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        let tokio_default = tokio::runtime::Builder::new_multi_thread()
+            .build()
+            .expect("tokio's default runtime starts")
+            .metrics()
+            .num_workers();
         let runtime = runtime(None).expect("the runtime starts");
-        assert_eq!(runtime.block_on(async { worker_count() }), expected);
+        assert_eq!(runtime.block_on(async { worker_count() }), tokio_default);
     }
 }

@@ -30,9 +30,10 @@ pub struct ServiceSettings {
     pub admin_listen: SocketAddr,
 
     /// Worker threads of the async runtime that serves the requests (default:
-    /// one per core, or `TOKIO_WORKER_THREADS`). Fewer cost less CPU per
-    /// request where the service shares its cores (with its gateway, say);
-    /// one serves at most one core's worth of requests.
+    /// one per core, or `TOKIO_WORKER_THREADS`); one serves at most one
+    /// core's worth of requests. (Fewer workers saved the gateway CPU where
+    /// the two share their cores; the service's own gain was not clear:
+    /// BENCHMARKS.md.)
     #[arg(long, env = "MUSIC_SERVICE_WORKER_THREADS", value_name = "N",
           value_parser = clap::value_parser!(u16).range(1..=i64::from(music_runtime::workers::MAX_WORKER_THREADS)))]
     pub worker_threads: Option<u16>,

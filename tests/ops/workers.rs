@@ -1,6 +1,7 @@
 //! `--worker-threads`: each program's runtime has as many workers as the flag
 //! (or its environment variable) asks, says so in its start-up log line, and
-//! serves with them; without it, tokio's default (one per core); a count that
+//! serves with them; without it, tokio's default (one per core, or
+//! `TOKIO_WORKER_THREADS`), which the flag overrides; a count that
 //! is not a whole number from 1 to 1024 is refused before anything starts,
 //! naming the flag.
 
@@ -27,12 +28,19 @@ fn logged_workers(program: &Program) -> usize {
         .unwrap_or_else(|_| panic!("a number after workers= in {line:?}"))
 }
 
-/// What the runtime has without the flag: tokio's default.
+/// What the runtime has without the flag: the workers of tokio's default
+/// runtime, built in this process (the same environment and CPUs as the
+/// programs'), on a thread of its own so that it can be dropped there.
 fn default_workers() -> usize {
-    std::env::var("TOKIO_WORKER_THREADS")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+    std::thread::spawn(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .build()
+            .expect("tokio's default runtime starts")
+            .metrics()
+            .num_workers()
+    })
+    .join()
+    .expect("the default runtime's thread")
 }
 
 /// The tutorial's create-table, put and get through `base`: the song comes back.
@@ -91,7 +99,7 @@ async fn the_in_process_gateway_runs_on_the_workers_asked_for() {
             "3",
         ],
         &[],
-        2,
+        3,
     )
     .await;
     assert_eq!(logged_workers(&gateway), 3);
@@ -99,9 +107,24 @@ async fn the_in_process_gateway_runs_on_the_workers_asked_for() {
 }
 
 #[tokio::test]
-async fn without_the_flag_there_is_one_worker_per_core() {
+async fn without_the_flag_there_is_tokios_default_and_the_flag_wins_over_it() {
     let service = Program::service(&["--in-memory"]).await;
     assert_eq!(logged_workers(&service), default_workers());
+    // tokio's own variable is that default; the flag is set over it.
+    let service = Program::service_at(
+        "127.0.0.1:0",
+        &["--in-memory"],
+        &[("TOKIO_WORKER_THREADS", "3")],
+    )
+    .await;
+    assert_eq!(logged_workers(&service), 3);
+    let service = Program::service_at(
+        "127.0.0.1:0",
+        &["--in-memory", "--worker-threads", "1"],
+        &[("TOKIO_WORKER_THREADS", "3")],
+    )
+    .await;
+    assert_eq!(logged_workers(&service), 1);
 }
 
 #[tokio::test]
@@ -131,15 +154,21 @@ async fn a_count_out_of_range_or_not_a_number_is_refused_naming_the_flag() {
             );
         }
     }
-    // The environment variable is held to the same range.
-    let exit = Program::builder("music-gateway")
-        .env("MUSIC_GATEWAY_WORKER_THREADS", "0")
-        .run_to_exit(Duration::from_secs(20))
-        .await;
-    assert_eq!(exit.code, Some(2), "{}", exit.stderr);
-    assert!(
-        exit.stderr.contains("0 is not in 1..=1024"),
-        "{}",
-        exit.stderr
-    );
+    // The environment variables are held to the same range.
+    for (program, variable) in [
+        ("music-service", "MUSIC_SERVICE_WORKER_THREADS"),
+        ("music-gateway", "MUSIC_GATEWAY_WORKER_THREADS"),
+    ] {
+        let exit = Program::builder(program)
+            .env(variable, "0")
+            .run_to_exit(Duration::from_secs(20))
+            .await;
+        assert_eq!(exit.code, Some(2), "{variable}=0: {}", exit.stderr);
+        assert!(
+            exit.stderr.contains("--worker-threads")
+                && exit.stderr.contains("0 is not in 1..=1024"),
+            "{variable}=0: {}",
+            exit.stderr
+        );
+    }
 }
