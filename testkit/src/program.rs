@@ -473,6 +473,23 @@ impl Program {
         Self::start("music-gateway", &all, env, 1).await
     }
 
+    /// music-gateway with the service in its process (no `--upstream`), on
+    /// an in-memory store, every listener (REST, gRPC, admin) on any port,
+    /// with `args` added.
+    pub async fn in_process_gateway(args: &[&str]) -> Self {
+        let mut all = vec![
+            "--listen",
+            "127.0.0.1:0",
+            "--grpc-listen",
+            "127.0.0.1:0",
+            "--admin-listen",
+            "127.0.0.1:0",
+            "--in-memory",
+        ];
+        all.extend_from_slice(args);
+        Self::start("music-gateway", &all, &[], 3).await
+    }
+
     async fn await_listening(
         &mut self,
         expected: usize,

@@ -25,7 +25,6 @@ use tokio::{
 
 use crate::{
     gauge::bounded,
-    stacks::in_process_gateway,
     wire::{
         END_STREAM, Ending, GRPC_OK, HEADERS, HEALTH_CHECK, PREFACE, ending, frame, grpc_answer,
         grpc_header_block, grpc_request, h2_connect, settings,
@@ -167,7 +166,7 @@ async fn connections_to_the_service_that_never_start_a_request_are_closed() {
 #[tokio::test(flavor = "multi_thread")]
 async fn connections_to_the_gateway_that_never_start_a_request_are_closed() {
     bounded(async {
-        let gateway = in_process_gateway(&TIMEOUT_FLAGS).await;
+        let gateway = Program::in_process_gateway(&TIMEOUT_FLAGS).await;
         half_open_sockets_are_closed(
             "music-gateway (in-process)",
             &[
@@ -183,7 +182,7 @@ async fn connections_to_the_gateway_that_never_start_a_request_are_closed() {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_idle_http1_keep_alive_connection_to_the_gateway_is_closed_after_the_idle_timeout() {
     bounded(async {
-        let gateway = in_process_gateway(&TIMEOUT_FLAGS).await;
+        let gateway = Program::in_process_gateway(&TIMEOUT_FLAGS).await;
         let mut socket = TcpStream::connect(gateway.addr("http"))
             .await
             .expect("connect to the gateway");
@@ -219,7 +218,7 @@ async fn an_idle_http1_keep_alive_connection_to_the_gateway_is_closed_after_the_
 async fn idle_h2_connections_to_the_service_and_the_gateway_get_goaway_after_the_idle_timeout() {
     bounded(async {
         let service = Program::service(&[&["--in-memory"][..], &TIMEOUT_FLAGS[..]].concat()).await;
-        let gateway = in_process_gateway(&TIMEOUT_FLAGS).await;
+        let gateway = Program::in_process_gateway(&TIMEOUT_FLAGS).await;
         let mut problems = Vec::new();
         for (label, addr, grpc) in [
             ("music-service grpc", service.addr("grpc"), true),

@@ -9,11 +9,8 @@ use std::{io::Write, time::Duration};
 
 use serde_json::Value;
 
-use crate::{
-    gauge::bounded,
-    stacks::{TABLE_ROUTE, in_process_gateway},
-};
-use music_testkit::{curl, eventually, http_status};
+use crate::{gauge::bounded, stacks::TABLE_ROUTE};
+use music_testkit::{Program, curl, eventually, http_status};
 
 /// The longest 404 body for any path.
 const NOT_FOUND_BODY_MAX: usize = 1024;
@@ -29,7 +26,7 @@ const GZIPPED_TABLE: [u8; 38] = [
 #[tokio::test(flavor = "multi_thread")]
 async fn metrics_are_served_on_the_admin_listener_and_not_on_the_public_port() {
     bounded(async {
-        let gateway = in_process_gateway(&[]).await;
+        let gateway = Program::in_process_gateway(&[]).await;
         let public = curl(&[&format!("{}/metrics", gateway.url("http"))]).await;
         let admin = curl(&[&format!("{}/metrics", gateway.url("admin"))]).await;
         let types = admin
@@ -65,7 +62,7 @@ async fn metrics_are_served_on_the_admin_listener_and_not_on_the_public_port() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_404_for_a_60_kb_path_names_only_a_bounded_prefix_of_it() {
     bounded(async {
-        let gateway = in_process_gateway(&[]).await;
+        let gateway = Program::in_process_gateway(&[]).await;
         let path: String = "/abuse-404/"
             .chars()
             .chain(('a'..='z').chain('0'..='9').cycle())
@@ -115,7 +112,7 @@ async fn a_404_for_a_60_kb_path_names_only_a_bounded_prefix_of_it() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_gzip_encoded_request_body_is_415_and_an_identity_one_is_served() {
     bounded(async {
-        let gateway = in_process_gateway(&[]).await;
+        let gateway = Program::in_process_gateway(&[]).await;
         let url = format!("{}{TABLE_ROUTE}", gateway.url("http"));
         let mut gzipped = tempfile::NamedTempFile::new().expect("a temporary file");
         gzipped

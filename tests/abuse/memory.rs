@@ -26,7 +26,6 @@ use tokio::task::JoinSet;
 
 use crate::{
     gauge::{Peak, bounded, rss_mib},
-    stacks::in_process_gateway,
     wire::{GRPC_RESOURCE_EXHAUSTED, PUT_ITEM, grpc_answer, grpc_prefix, grpc_request, h2_connect},
 };
 use music_testkit::{
@@ -90,7 +89,7 @@ async fn half_sent_messages_on_one_connection_cost_the_service_at_most_its_conne
 async fn half_sent_messages_on_one_connection_cost_the_in_process_gateway_at_most_its_connection_budget()
  {
     bounded(async {
-        let gateway = in_process_gateway(&[]).await;
+        let gateway = Program::in_process_gateway(&[]).await;
         create_table(gateway.addr("grpc"), "Music").await;
         withstand_the_attack("music-gateway (in-process)", &gateway, gateway.addr("grpc")).await;
     })

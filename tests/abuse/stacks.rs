@@ -10,22 +10,6 @@ pub(crate) const ITEM_ROUTE: &str = "/Test/DemoResourceMusic/DemoResourceMusicIt
 /// The tutorial's table route under the default stage.
 pub(crate) const TABLE_ROUTE: &str = "/Test/DemoResourceMusic/DemoResourceMusicTable";
 
-/// music-gateway with the service in its process, on an in-memory store,
-/// every listener on any port, with `args` added.
-pub(crate) async fn in_process_gateway(args: &[&str]) -> Program {
-    let mut all = vec![
-        "--listen",
-        "127.0.0.1:0",
-        "--grpc-listen",
-        "127.0.0.1:0",
-        "--admin-listen",
-        "127.0.0.1:0",
-        "--in-memory",
-    ];
-    all.extend_from_slice(args);
-    Program::start("music-gateway", &all, &[], 3).await
-}
-
 /// music-gateway in front of the service at `upstream` (`http://ADDR`), its
 /// REST and admin listeners on any port, with `args` added.
 pub(crate) async fn pure_gateway(upstream: &str, args: &[&str]) -> Program {

@@ -85,23 +85,7 @@ async fn one_worker_each_serves_the_two_process_stack() {
 
 #[tokio::test]
 async fn the_in_process_gateway_runs_on_the_workers_asked_for() {
-    let gateway = Program::start(
-        "music-gateway",
-        &[
-            "--listen",
-            "127.0.0.1:0",
-            "--grpc-listen",
-            "127.0.0.1:0",
-            "--admin-listen",
-            "127.0.0.1:0",
-            "--in-memory",
-            "--worker-threads",
-            "3",
-        ],
-        &[],
-        3,
-    )
-    .await;
+    let gateway = Program::in_process_gateway(&["--worker-threads", "3"]).await;
     assert_eq!(logged_workers(&gateway), 3);
     tutorial_round_trip(&gateway.url("http")).await;
 }

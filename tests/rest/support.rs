@@ -27,22 +27,10 @@ impl Stack {
     /// ports, the gateway with `gateway_args` added.
     pub(crate) async fn start(mode: Mode, gateway_args: &[&str]) -> Self {
         match mode {
-            Mode::InProcess => {
-                let mut args = vec![
-                    "--listen",
-                    "127.0.0.1:0",
-                    "--grpc-listen",
-                    "127.0.0.1:0",
-                    "--admin-listen",
-                    "127.0.0.1:0",
-                    "--in-memory",
-                ];
-                args.extend_from_slice(gateway_args);
-                Self {
-                    gateway: Program::start("music-gateway", &args, &[], 3).await,
-                    service: None,
-                }
-            }
+            Mode::InProcess => Self {
+                gateway: Program::in_process_gateway(gateway_args).await,
+                service: None,
+            },
             Mode::Pure => {
                 let service = Program::service(&["--in-memory"]).await;
                 Self::in_front_of(service, gateway_args).await
