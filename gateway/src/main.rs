@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use music_gateway::{GatewaySettings, Listeners, StartError, run, settings::Command};
-use music_runtime::{shutdown::shutdown_signal, telemetry, workers};
+use music_runtime::{shutdown::shutdown_signal, workers};
 
 /// jemalloc, built to give freed pages back to the system about a second
 /// after they are freed (`.cargo/config.toml`): glibc's malloc kept up to
@@ -17,16 +17,8 @@ fn main() -> ExitCode {
     if let Some(Command::Openapi) = settings.command {
         return print_openapi(&settings);
     }
-    let runtime = match workers::runtime(settings.worker_threads) {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("music-gateway: cannot start the async runtime: {error}");
-            return ExitCode::FAILURE;
-        }
-    };
-    runtime.block_on(async move {
-        let _telemetry = telemetry::init(&settings.log, "music-gateway");
-        tracing::info!(workers = workers::worker_count(), "runtime started");
+    let log = settings.log.clone();
+    workers::run_program("music-gateway", settings.worker_threads, &log, async move {
         match start(settings).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {

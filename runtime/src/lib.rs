@@ -7,7 +7,7 @@
 //! connection bounds of `limits` and a drain bounded by a grace period),
 //! `admin` (`/healthz`, `/readyz`, `/metrics`) and `traceparent` (the one
 //! reader of W3C trace context); `workers` builds the tokio runtime with the
-//! worker threads a program's settings ask; `settings` holds what both
+//! worker threads a program's settings ask, and runs a program's `main` in it; `settings` holds what both
 //! programs' settings share.
 
 pub mod admin;

@@ -1,4 +1,5 @@
-//! The tokio runtime each program serves on: multi-threaded, with as many
+//! The tokio runtime each program serves on (and the `main` both share
+//! around it: logging, the start-up line): multi-threaded, with as many
 //! worker threads as the program's `--worker-threads` asks, or tokio's own
 //! default (`TOKIO_WORKER_THREADS`, else one per core) when it asks none.
 //!
@@ -12,6 +13,10 @@
 //! One worker serves at most one core's worth of requests, so the default
 //! stays one per core, as Envoy's `--concurrency` and Go's `GOMAXPROCS` do.
 
+use std::{future::Future, process::ExitCode};
+
+use crate::telemetry::{self, LogSettings};
+
 /// Upper bound of `--worker-threads`, far above any core count this runs on.
 pub const MAX_WORKER_THREADS: u16 = 1024;
 
@@ -23,6 +28,31 @@ pub fn runtime(worker_threads: Option<u16>) -> std::io::Result<tokio::runtime::R
         builder.worker_threads(usize::from(workers.max(1)));
     }
     builder.build()
+}
+
+/// A program's `main` once its settings are read, the same for both: the
+/// runtime with `worker_threads` workers, logging as `log` says (as
+/// `program`), the `runtime started workers=N` line, then `serve` to its
+/// end, its exit code the program's. A runtime that cannot start is said on
+/// stderr (no logger exists yet), and is a failure.
+pub fn run_program(
+    program: &'static str,
+    worker_threads: Option<u16>,
+    log: &LogSettings,
+    serve: impl Future<Output = ExitCode>,
+) -> ExitCode {
+    let runtime = match runtime(worker_threads) {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("{program}: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async {
+        let _telemetry = telemetry::init(log, program);
+        tracing::info!(workers = worker_count(), "runtime started");
+        serve.await
+    })
 }
 
 /// How many worker threads the current runtime has, for the start-up log line.

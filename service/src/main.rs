@@ -5,7 +5,6 @@ use std::process::ExitCode;
 use clap::Parser;
 use music_runtime::{
     shutdown::shutdown_signal,
-    telemetry,
     tls::{self, Alpn, TlsError},
     workers,
 };
@@ -20,16 +19,8 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 fn main() -> ExitCode {
     let settings = ServiceSettings::parse();
-    let runtime = match workers::runtime(settings.worker_threads) {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("music-service: cannot start the async runtime: {error}");
-            return ExitCode::FAILURE;
-        }
-    };
-    runtime.block_on(async move {
-        let _telemetry = telemetry::init(&settings.log, "music-service");
-        tracing::info!(workers = workers::worker_count(), "runtime started");
+    let log = settings.log.clone();
+    workers::run_program("music-service", settings.worker_threads, &log, async move {
         match run(settings).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
