@@ -46,10 +46,6 @@ impl TraceContext {
     /// the service's spans hang under it.
     pub fn continuing(headers: &http::HeaderMap, exported: Option<String>) -> Self {
         let incoming = incoming_traceparent(headers).and_then(traceparent::parse);
-        let (trace_id, flags) = match incoming {
-            Some(parent) => (parent.trace_id.to_owned(), parent.flags),
-            None => (format!("{:032x}", rand::random::<u128>()), "00"),
-        };
         let amzn_trace_id = headers
             .get(&X_AMZN_TRACE_ID)
             .and_then(|v| v.to_str().ok())
@@ -60,15 +56,39 @@ impl TraceContext {
                     .duration_since(UNIX_EPOCH)
                     .unwrap_or_default()
                     .as_secs();
+                let mut id = String::with_capacity(40);
+                id.push_str("Root=1-");
+                push_hex(
+                    &mut id,
+                    &u32::try_from(epoch).unwrap_or(u32::MAX).to_be_bytes(),
+                );
+                id.push('-');
                 // 96 random bits, as X-Ray writes them.
-                let random = rand::random::<u128>() >> 32;
-                format!("Root=1-{epoch:08x}-{random:024x}")
+                push_hex(&mut id, &rand::random::<[u8; 12]>());
+                id
             });
+        let traceparent = exported.unwrap_or_else(|| {
+            let mut traceparent = String::with_capacity(55);
+            traceparent.push_str("00-");
+            let flags = match incoming {
+                Some(parent) => {
+                    traceparent.push_str(parent.trace_id);
+                    parent.flags
+                }
+                None => {
+                    push_hex(&mut traceparent, &rand::random::<[u8; 16]>());
+                    "00"
+                }
+            };
+            traceparent.push('-');
+            let span_id = rand::random::<u64>().max(1);
+            push_hex(&mut traceparent, &span_id.to_be_bytes());
+            traceparent.push('-');
+            traceparent.push_str(flags);
+            traceparent
+        });
         Self {
-            traceparent: exported.unwrap_or_else(|| {
-                let span_id = rand::random::<u64>().max(1);
-                format!("00-{trace_id}-{span_id:016x}-{flags}")
-            }),
+            traceparent,
             amzn_trace_id,
         }
     }
@@ -77,6 +97,16 @@ impl TraceContext {
     pub fn trace_id(&self) -> &str {
         &self.traceparent[3..35]
     }
+}
+
+/// Appends `bytes` as lowercase hex. The gateway makes three random ids for
+/// every request; `format!("{:032x}")` of a u128 cost more than the rest of
+/// making them (callgrind, BENCHMARKS.md).
+fn push_hex(out: &mut String, bytes: &[u8]) {
+    let mut buffer = [0; 32];
+    let hex = &mut buffer[..bytes.len() * 2];
+    hex::encode_to_slice(bytes, hex).expect("the buffer holds 16 bytes as hex");
+    out.push_str(std::str::from_utf8(hex).expect("hex is ASCII"));
 }
 
 /// The caller's `traceparent` header, as text.
@@ -148,6 +178,41 @@ mod tests {
             trace.traceparent
         );
         assert!(trace.amzn_trace_id.starts_with("Root=1-"));
+    }
+
+    #[test]
+    fn new_ids_are_lowercase_hex_of_their_lengths_and_differ() {
+        let is_hex = |text: &str, len: usize| {
+            text.len() == len && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        };
+        let first = TraceContext::from_headers(&http::HeaderMap::new());
+        let second = TraceContext::from_headers(&http::HeaderMap::new());
+        for trace in [&first, &second] {
+            let parts: Vec<&str> = trace.traceparent.split('-').collect();
+            assert_eq!(parts.len(), 4, "{}", trace.traceparent);
+            assert_eq!((parts[0], parts[3]), ("00", "00"));
+            assert!(
+                is_hex(parts[1], 32) && is_hex(parts[2], 16),
+                "{}",
+                trace.traceparent
+            );
+            let amzn: Vec<&str> = trace.amzn_trace_id.split('-').collect();
+            assert_eq!(amzn.len(), 3, "{}", trace.amzn_trace_id);
+            assert_eq!(amzn[0], "Root=1");
+            assert!(
+                is_hex(amzn[1], 8) && is_hex(amzn[2], 24),
+                "{}",
+                trace.amzn_trace_id
+            );
+        }
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let epoch = u64::from_str_radix(&first.amzn_trace_id[7..15], 16).unwrap();
+        assert!(now.abs_diff(epoch) <= 2, "{} at {now}", first.amzn_trace_id);
+        assert_ne!(first.trace_id(), second.trace_id());
+        assert_ne!(first.amzn_trace_id, second.amzn_trace_id);
     }
 
     #[test]

