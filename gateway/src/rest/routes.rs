@@ -151,7 +151,7 @@ impl RouteSet {
         let raw = RawPath::parse(path).ok()?;
         let mut by_path = None;
         for route in &self.routes {
-            if route.template.matches(&raw).is_some() {
+            if route.template.fits(&raw) {
                 if route.method == *method {
                     return Some(route.label.clone());
                 }
