@@ -22,6 +22,14 @@
 # and the verdicts (RSS growth after warm-up < 10 %, zero errors, p99 stable). It needs neither wrk
 # nor DynamoDB Local, so step 1 is skipped; with the defaults it takes about 11½ minutes.
 # `target/release/music-bench soak --help` lists its flags.
+#
+#   bash scripts/bench.sh instructions [flags, e.g. --secs 20]
+#
+# Instructions per request of each process (the ceiling, the service, the pure gateway, the
+# in-process gateway), counted by valgrind's callgrind: repeatable to a fraction of a percent on a
+# busy machine, for judging a change to the code (BENCHMARKS.md). Installs wrk and valgrind when
+# missing (Debian packages), no DynamoDB Local or peer; about two minutes after the build.
+# `target/release/music-bench instructions --help` lists its flags.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -43,8 +51,10 @@ command -v cargo >/dev/null 2>&1 || die "cargo not found on PATH"
 
 soak=0
 [[ ${1:-} == soak ]] && soak=1
-skip_ddb=$soak
-skip_peer=$soak
+instructions=0
+[[ ${1:-} == instructions ]] && instructions=1
+skip_ddb=$((soak || instructions))
+skip_peer=$((soak || instructions))
 args=()
 for arg in "$@"; do
     [[ $arg == --skip-dynamodb-local ]] && skip_ddb=1
@@ -56,6 +66,13 @@ for arg in "$@"; do
 done
 if [[ $soak -eq 0 ]]; then
     command -v wrk >/dev/null 2>&1 || apt_install wrk
+fi
+if [[ $instructions -eq 1 ]]; then
+    if ! command -v valgrind >/dev/null 2>&1 || ! command -v callgrind_control >/dev/null 2>&1; then
+        apt_install valgrind
+    fi
+    # After the subcommand, which is args[0].
+    args=("${args[0]}" --valgrind "$(command -v valgrind)" "${args[@]:1}")
 fi
 if [[ $skip_ddb -eq 0 ]]; then
     ensure_java

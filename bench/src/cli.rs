@@ -48,6 +48,14 @@ pub(crate) enum Command {
     /// neither wrk nor DynamoDB Local. With the defaults it takes about 11½
     /// minutes (20 s of capacity burst, 60 s of warm-up, 10 min judged).
     Soak(SoakSettings),
+    /// Instructions per request: each measured process (the ceiling, the
+    /// service, the pure gateway, the in-process gateway) in turn under
+    /// valgrind's callgrind, counting only while its route is loaded, the
+    /// processes it talks to running natively; one table (markdown, stdout).
+    /// User space only, and repeatable to a fraction of a percent on a busy
+    /// machine, where CPU time per request is not: for judging a change to
+    /// the code. Needs valgrind and wrk; takes about two minutes.
+    Instructions(InstructionSettings),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -185,6 +193,51 @@ pub(crate) struct SoakSettings {
     /// i.e. target/release).
     #[arg(long, env = "MUSIC_BENCH_BIN_DIR")]
     pub(crate) bin_dir: Option<PathBuf>,
+
+    /// RUST_LOG of the programs under test (see the benchmark's --rust-log).
+    #[arg(
+        long,
+        env = "MUSIC_BENCH_RUST_LOG",
+        default_value = "warn,music_runtime::serve=info"
+    )]
+    pub(crate) rust_log: String,
+}
+
+#[derive(Debug, Clone, Args)]
+pub(crate) struct InstructionSettings {
+    /// Seconds of load counted per row (under callgrind the measured
+    /// process answers some hundreds of requests a second).
+    #[arg(long, env = "MUSIC_BENCH_INSTRUCTIONS_SECS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) secs: u64,
+
+    /// Seconds of the same load before counting starts.
+    #[arg(long, env = "MUSIC_BENCH_WARMUP_SECS", default_value_t = 2)]
+    pub(crate) warmup_secs: u64,
+
+    /// HTTP connections (gRPC: calls in flight) of the load. Requests cut
+    /// off when a stretch ends are at most this many, against thousands
+    /// counted.
+    #[arg(long, env = "MUSIC_BENCH_INSTRUCTIONS_CONNECTIONS", default_value_t = 8,
+          value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub(crate) connections: u32,
+
+    /// Folder holding music-service and music-gateway (default: this binary's folder,
+    /// i.e. target/release).
+    #[arg(long, env = "MUSIC_BENCH_BIN_DIR")]
+    pub(crate) bin_dir: Option<PathBuf>,
+
+    /// valgrind; its callgrind_control is taken from the same folder.
+    #[arg(
+        long,
+        env = "MUSIC_BENCH_VALGRIND",
+        default_value = "/usr/bin/valgrind"
+    )]
+    pub(crate) valgrind: PathBuf,
+
+    /// The wrk load generator.
+    #[arg(long, env = "MUSIC_BENCH_WRK", default_value = "wrk")]
+    pub(crate) wrk: PathBuf,
 
     /// RUST_LOG of the programs under test (see the benchmark's --rust-log).
     #[arg(

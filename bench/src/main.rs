@@ -1,5 +1,6 @@
 //! music-bench: parse the command line, then run the benchmark (the
-//! default), the soak (`soak`), or serve the ceiling handler
+//! default), the soak (`soak`), the instruction counts (`instructions`), or
+//! serve the ceiling handler
 //! (`ceiling-server`, the subprocess the benchmark starts for its *ceiling*
 //! scenario). Ctrl-C and SIGTERM stop a run; every process it started is
 //! killed on the way out.
@@ -10,6 +11,7 @@ mod dynamodb_local;
 mod edge;
 mod error;
 mod grpc_load;
+mod instructions;
 mod paced;
 mod report;
 mod run;
@@ -35,6 +37,10 @@ async fn main() -> ExitCode {
             .map_err(BenchError::from),
         Some(Command::Soak(settings)) => tokio::select! {
             outcome = soak::run(settings) => outcome,
+            () = shutdown_signal() => Err(BenchError::Interrupted),
+        },
+        Some(Command::Instructions(settings)) => tokio::select! {
+            outcome = instructions::run(settings) => outcome,
             () = shutdown_signal() => Err(BenchError::Interrupted),
         },
         None => tokio::select! {

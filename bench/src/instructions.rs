@@ -1,0 +1,484 @@
+//! `music-bench instructions`: the instructions a process executes per
+//! request, counted by valgrind's callgrind. Each measured process runs under
+//! callgrind with counting off. The processes it talks to run natively. For
+//! each route there is some warm-up load, then counting on for a fixed
+//! stretch of load, then off, a dump, and that dump's total divided by the
+//! requests answered.
+//!
+//! Why: CPU time per request moves by ±20 % from run to run on this shared
+//! machine (BENCHMARKS.md), which hides a change worth 5 %. An instruction
+//! count is the same within a fraction of a percent from run to run, whatever
+//! else the machine is doing. It counts user space only. The kernel's share
+//! (system calls, loopback TCP, waking threads: a fifth to a quarter of the
+//! CPU in the profiles) is not in it. It is not time either: a `rep movsb`
+//! counts once per byte. So this judges changes to code, and the CPU figures
+//! of `music-bench` judge the whole.
+//!
+//! Hand-written because no crate drives callgrind from outside; valgrind and
+//! its `callgrind_control` are Debian's.
+
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+use music_testkit::Program;
+use tokio::process::Command;
+
+use crate::{
+    cli::InstructionSettings,
+    error::BenchError,
+    grpc_load,
+    run::{Binaries, await_ready, program},
+    wrk::{Shape, Wrk},
+};
+
+/// What is measured, and how its load is sent.
+#[derive(Debug, Clone, Copy)]
+enum Route {
+    /// The ceiling's fixed answer, to wrk's tutorial GET.
+    Ceiling,
+    /// The tutorial's GetItem (`GET /Test/DemoResourceMusic/DemoResourceMusicItem`).
+    Tutorial,
+    /// The `/v1` GetItem.
+    V1,
+    /// gRPC GetItem straight to the service.
+    Grpc,
+}
+
+impl Route {
+    fn label(self) -> &'static str {
+        match self {
+            Self::Ceiling => "fixed JSON, any path (wrk's tutorial GET)",
+            Self::Tutorial => "tutorial GetItem (REST)",
+            Self::V1 => "/v1 GetItem (REST)",
+            Self::Grpc => "GetItem (gRPC, straight to the service)",
+        }
+    }
+}
+
+/// One measured row.
+#[derive(Debug)]
+struct Row {
+    process: &'static str,
+    route: Route,
+    requests: u64,
+    instructions: u64,
+}
+
+impl Row {
+    fn per_request(&self) -> f64 {
+        self.instructions as f64 / self.requests.max(1) as f64
+    }
+}
+
+/// A process running under callgrind, counting only when told to.
+#[derive(Debug)]
+struct Counted {
+    program: Program,
+    out_dir: tempfile::TempDir,
+    control: PathBuf,
+}
+
+impl Counted {
+    /// `path` with `args` under `valgrind`, its callgrind output in a
+    /// temporary folder; `listening` lines to wait for.
+    async fn start(
+        settings: &InstructionSettings,
+        name: &str,
+        label: &str,
+        path: &Path,
+        args: &[String],
+        listening: usize,
+    ) -> Result<Self, BenchError> {
+        let out_dir = tempfile::Builder::new()
+            .prefix("music-bench-callgrind-")
+            .tempdir()?;
+        let program = program(name, label, &settings.valgrind, &settings.rust_log)
+            .arg("--tool=callgrind")
+            .arg("--instr-atstart=no")
+            .arg(format!(
+                "--callgrind-out-file={}",
+                out_dir.path().join("callgrind.out").display()
+            ))
+            // valgrind's own lines go to a file: stderr is the program's,
+            // where the `listening on` lines are read.
+            .arg(format!(
+                "--log-file={}",
+                out_dir.path().join("valgrind.log").display()
+            ))
+            .arg(path)
+            .args(args)
+            .listening(listening)
+            .start()
+            .await?;
+        Ok(Self {
+            program,
+            out_dir,
+            control: settings.valgrind.with_file_name("callgrind_control"),
+        })
+    }
+
+    async fn control(&self, args: &[&str]) -> Result<(), BenchError> {
+        let output = Command::new(&self.control)
+            .args(args)
+            .arg(self.program.pid().to_string())
+            .output()
+            .await
+            .map_err(|e| {
+                BenchError::Setup(format!("cannot run {}: {e}", self.control.display()))
+            })?;
+        if output.status.success() {
+            Ok(())
+        } else {
+            Err(BenchError::Load(format!(
+                "{} {} failed: {}",
+                self.control.display(),
+                args.join(" "),
+                String::from_utf8_lossy(&output.stderr)
+            )))
+        }
+    }
+
+    /// Counts the instructions `load` makes this process execute.
+    async fn count<F>(&self, load: F) -> Result<(u64, u64), BenchError>
+    where
+        F: Future<Output = Result<u64, BenchError>>,
+    {
+        let before = self.dumps()?.len();
+        self.control(&["--instr=on"]).await?;
+        let requests = load.await;
+        self.control(&["--instr=off"]).await?;
+        let requests = requests?;
+        self.control(&["--dump"]).await?;
+        // The dump is written by the process itself, a moment later.
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let dumps = self.dumps()?;
+            if dumps.len() > before
+                && let Some(total) = totals(&std::fs::read_to_string(dumps.last().unwrap())?)
+            {
+                return Ok((requests, total));
+            }
+            if std::time::Instant::now() > deadline {
+                return Err(BenchError::Load(format!(
+                    "callgrind wrote no dump in {} within 30 s",
+                    self.out_dir.path().display()
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// The dump files written so far, oldest first (`callgrind.out.1`, `.2`, …).
+    fn dumps(&self) -> Result<Vec<PathBuf>, BenchError> {
+        let mut dumps: Vec<(u32, PathBuf)> = std::fs::read_dir(self.out_dir.path())?
+            .filter_map(|entry| {
+                let path = entry.ok()?.path();
+                let part = path
+                    .file_name()?
+                    .to_str()?
+                    .strip_prefix("callgrind.out.")?
+                    .parse()
+                    .ok()?;
+                Some((part, path))
+            })
+            .collect();
+        dumps.sort();
+        Ok(dumps.into_iter().map(|(_, path)| path).collect())
+    }
+}
+
+/// The `totals:` line of a callgrind dump: the instructions counted since
+/// the dump before it.
+fn totals(dump: &str) -> Option<u64> {
+    dump.lines()
+        .find_map(|line| line.strip_prefix("totals:"))
+        .and_then(|n| n.split_whitespace().next()?.parse().ok())
+}
+
+/// Runs it and prints the table on stdout.
+pub(crate) async fn run(settings: InstructionSettings) -> Result<(), BenchError> {
+    let binaries = Binaries::find(settings.bin_dir.as_deref())?;
+    let wrk = Wrk::new(&settings.wrk).await?;
+    let mut rows = Vec::new();
+    eprintln!("ceiling-server under callgrind");
+    rows.extend(ceiling(&settings, &binaries, &wrk).await?);
+    eprintln!("music-service under callgrind, the pure gateway native");
+    rows.extend(service(&settings, &binaries, &wrk).await?);
+    eprintln!("the pure gateway under callgrind, music-service native");
+    rows.extend(gateway(&settings, &binaries, &wrk).await?);
+    eprintln!("the in-process gateway under callgrind");
+    rows.extend(in_process(&settings, &binaries, &wrk).await?);
+    print!("{}", table(&settings, &binaries, &rows));
+    Ok(())
+}
+
+fn service_args() -> Vec<String> {
+    [
+        "--listen",
+        "127.0.0.1:0",
+        "--admin-listen",
+        "127.0.0.1:0",
+        "--in-memory",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+fn gateway_args(upstream: SocketAddr) -> Vec<String> {
+    vec![
+        "--listen".into(),
+        "127.0.0.1:0".into(),
+        "--admin-listen".into(),
+        "127.0.0.1:0".into(),
+        "--upstream".into(),
+        format!("http://{upstream}"),
+    ]
+}
+
+/// Warm-up, then the counted stretch, of `route` against `counted`.
+async fn measure(
+    settings: &InstructionSettings,
+    wrk: &Wrk,
+    counted: &Counted,
+    process: &'static str,
+    route: Route,
+    addr: SocketAddr,
+) -> Result<Row, BenchError> {
+    let connections = settings.connections;
+    let load = |secs: u64| async move {
+        let duration = Duration::from_secs(secs);
+        let cell = match route {
+            Route::Ceiling | Route::Tutorial => {
+                wrk.run(addr, Shape::RestGetItem, connections, duration)
+                    .await?
+            }
+            Route::V1 => {
+                wrk.run(addr, Shape::RestV1GetItem, connections, duration)
+                    .await?
+            }
+            Route::Grpc => grpc_load::get_item(addr, connections, 1, duration).await?,
+        };
+        if cell.errors > 0 {
+            return Err(BenchError::Load(format!(
+                "{} errors of {} requests on {}",
+                cell.errors,
+                cell.requests,
+                route.label()
+            )));
+        }
+        Ok(cell.requests)
+    };
+    load(settings.warmup_secs).await?;
+    let (requests, instructions) = counted.count(load(settings.secs)).await?;
+    eprintln!(
+        "  {process}, {}: {requests} requests, {:.0} instructions each",
+        route.label(),
+        instructions as f64 / requests.max(1) as f64
+    );
+    Ok(Row {
+        process,
+        route,
+        requests,
+        instructions,
+    })
+}
+
+async fn ceiling(
+    settings: &InstructionSettings,
+    binaries: &Binaries,
+    wrk: &Wrk,
+) -> Result<Vec<Row>, BenchError> {
+    let mut counted = Counted::start(
+        settings,
+        "music-bench",
+        "ceiling-server (callgrind)",
+        &binaries.me,
+        &[
+            "ceiling-server".into(),
+            "--listen".into(),
+            "127.0.0.1:0".into(),
+        ],
+        1,
+    )
+    .await?;
+    let addr = counted.program.addr("http");
+    await_ready(&mut counted.program, addr, "/").await?;
+    let row = measure(settings, wrk, &counted, "ceiling", Route::Ceiling, addr).await?;
+    counted.program.stop().await;
+    Ok(vec![row])
+}
+
+async fn service(
+    settings: &InstructionSettings,
+    binaries: &Binaries,
+    wrk: &Wrk,
+) -> Result<Vec<Row>, BenchError> {
+    let mut counted = Counted::start(
+        settings,
+        "music-service",
+        "music-service (callgrind)",
+        &binaries.service,
+        &service_args(),
+        2,
+    )
+    .await?;
+    let (grpc, admin) = (counted.program.addr("grpc"), counted.program.addr("admin"));
+    await_ready(&mut counted.program, admin, "/readyz").await?;
+    grpc_load::seed(grpc).await?;
+    let mut gateway = program(
+        "music-gateway",
+        binaries.pure_gateway_label,
+        &binaries.pure_gateway,
+        &settings.rust_log,
+    )
+    .args(gateway_args(grpc))
+    .listening(2)
+    .start()
+    .await?;
+    let http = gateway.addr("http");
+    await_ready(&mut gateway, http, "/readyz").await?;
+    let mut rows = Vec::new();
+    for (route, addr) in [
+        (Route::Tutorial, http),
+        (Route::V1, http),
+        (Route::Grpc, grpc),
+    ] {
+        rows.push(measure(settings, wrk, &counted, "music-service", route, addr).await?);
+    }
+    gateway.stop().await;
+    counted.program.stop().await;
+    Ok(rows)
+}
+
+async fn gateway(
+    settings: &InstructionSettings,
+    binaries: &Binaries,
+    wrk: &Wrk,
+) -> Result<Vec<Row>, BenchError> {
+    let mut service = program(
+        "music-service",
+        "music-service",
+        &binaries.service,
+        &settings.rust_log,
+    )
+    .args(service_args())
+    .listening(2)
+    .start()
+    .await?;
+    let (grpc, admin) = (service.addr("grpc"), service.addr("admin"));
+    await_ready(&mut service, admin, "/readyz").await?;
+    grpc_load::seed(grpc).await?;
+    let mut counted = Counted::start(
+        settings,
+        "music-gateway",
+        "music-gateway --upstream (callgrind)",
+        &binaries.pure_gateway,
+        &gateway_args(grpc),
+        2,
+    )
+    .await?;
+    let http = counted.program.addr("http");
+    await_ready(&mut counted.program, http, "/readyz").await?;
+    let mut rows = Vec::new();
+    for route in [Route::Tutorial, Route::V1] {
+        rows.push(measure(settings, wrk, &counted, "pure gateway", route, http).await?);
+    }
+    counted.program.stop().await;
+    service.stop().await;
+    Ok(rows)
+}
+
+async fn in_process(
+    settings: &InstructionSettings,
+    binaries: &Binaries,
+    wrk: &Wrk,
+) -> Result<Vec<Row>, BenchError> {
+    let args = [
+        "--listen",
+        "127.0.0.1:0",
+        "--grpc-listen",
+        "127.0.0.1:0",
+        "--admin-listen",
+        "127.0.0.1:0",
+        "--in-memory",
+    ]
+    .map(String::from);
+    let mut counted = Counted::start(
+        settings,
+        "music-gateway",
+        "music-gateway in-process (callgrind)",
+        &binaries.gateway,
+        &args,
+        3,
+    )
+    .await?;
+    let (http, grpc) = (counted.program.addr("http"), counted.program.addr("grpc"));
+    await_ready(&mut counted.program, http, "/readyz").await?;
+    grpc_load::seed(grpc).await?;
+    let row = measure(
+        settings,
+        wrk,
+        &counted,
+        "in-process gateway",
+        Route::Tutorial,
+        http,
+    )
+    .await?;
+    counted.program.stop().await;
+    Ok(vec![row])
+}
+
+/// The table (markdown), with each row against the ceiling's.
+fn table(settings: &InstructionSettings, binaries: &Binaries, rows: &[Row]) -> String {
+    use std::fmt::Write;
+    let ceiling = rows
+        .iter()
+        .find(|r| r.process == "ceiling")
+        .map(Row::per_request);
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "- instructions per request, user space only (valgrind --tool=callgrind); \
+         {} s counted per row after {} s of warm-up, {} connections (gRPC: calls in flight on one channel)",
+        settings.secs, settings.warmup_secs, settings.connections
+    );
+    let _ = writeln!(out, "- the pure gateway: {}", binaries.pure_gateway_label);
+    let _ = writeln!(out, "- RUST_LOG of the programs: `{}`", settings.rust_log);
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "| process | route | requests counted | instructions per request | vs the ceiling |"
+    );
+    let _ = writeln!(out, "|---|---|--:|--:|--:|");
+    for row in rows {
+        let ratio = ceiling.map_or_else(
+            || "-".to_owned(),
+            |c| format!("{:.1} ×", row.per_request() / c),
+        );
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {:.0} | {ratio} |",
+            row.process,
+            row.route.label(),
+            row.requests,
+            row.per_request()
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_totals_line_of_a_dump_is_read() {
+        let dump = "# callgrind format\nversion: 1\nevents: Ir\nsummary: 0\n\nfn=(1) main\n0 5\ntotals: 1086293248\n";
+        assert_eq!(totals(dump), Some(1_086_293_248));
+        assert_eq!(totals("events: Ir\n"), None);
+        assert_eq!(totals("totals: many\n"), None);
+    }
+}
