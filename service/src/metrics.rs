@@ -3,6 +3,8 @@
 //! latency. The recorder is music-runtime's, one per process (an in-process
 //! gateway shares it, so its `/metrics` shows both programs' series).
 
+use std::sync::OnceLock;
+
 use metrics_exporter_prometheus::PrometheusHandle;
 
 pub const GRPC_REQUESTS: &str = "music_grpc_requests_total";
@@ -22,4 +24,19 @@ pub fn prometheus() -> &'static PrometheusHandle {
 /// The text exposition format, for a `/metrics` endpoint.
 pub fn render() -> String {
     prometheus().render()
+}
+
+/// The handle in `cell`, registered by `register` the first time (with the
+/// recorder installed first, so that it is never bound to the no-op one).
+///
+/// For the series every RPC and every store call touches: looking a labelled
+/// series up in the registry builds its key and hashes it for every call,
+/// 1.2 % of the service's instructions per GetItem (callgrind,
+/// BENCHMARKS.md). A kept handle stays valid because the recorder has no idle
+/// timeout: it never drops a series.
+pub fn kept<T>(cell: &OnceLock<T>, register: impl FnOnce() -> T) -> &T {
+    cell.get_or_init(|| {
+        prometheus();
+        register()
+    })
 }

@@ -16,7 +16,9 @@ pub use table::TableApi;
 pub use usage::UsageApi;
 
 /// The music.v1 RPCs, as gRPC names them (metric and log labels).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr, strum::EnumString)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr, strum::EnumString, strum::EnumCount,
+)]
 pub enum Method {
     CreateTable,
     DeleteTable,

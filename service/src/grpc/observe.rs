@@ -15,6 +15,7 @@ use std::{
     convert::Infallible,
     future::Future,
     pin::Pin,
+    sync::OnceLock,
     task::{Context, Poll},
     time::{Duration, Instant},
 };
@@ -28,8 +29,10 @@ use tonic::{Code, Status, body::Body};
 use tower::Service;
 use tracing::Instrument;
 
+use strum::EnumCount;
+
 use super::{Method, code_name};
-use crate::error::ServiceError;
+use crate::{error::ServiceError, metrics::kept};
 
 /// The observed routes.
 #[derive(Debug, Clone)]
@@ -144,6 +147,7 @@ impl Rpc {
             return;
         }
         let elapsed = self.started.elapsed();
+        let code_index = code as usize;
         let (method, code) = (self.method.as_str(), code_name(code));
         // Gateways flush their usage counts every second: a successful
         // flush is routine (metrics count it), not a log line.
@@ -163,12 +167,29 @@ impl Rpc {
                 );
             }
         });
-        metrics::counter!(crate::metrics::GRPC_REQUESTS, "method" => method, "code" => code)
-            .increment(1);
-        metrics::histogram!(crate::metrics::GRPC_DURATION, "method" => method)
-            .record(elapsed.as_secs_f64());
+        kept(
+            &REQUESTS[self.method as usize][code_index],
+            || metrics::counter!(crate::metrics::GRPC_REQUESTS, "method" => method, "code" => code),
+        )
+        .increment(1);
+        kept(
+            &DURATIONS[self.method as usize],
+            || metrics::histogram!(crate::metrics::GRPC_DURATION, "method" => method),
+        )
+        .record(elapsed.as_secs_f64());
     }
 }
+
+/// gRPC's codes, 0 to 16.
+const CODES: usize = 17;
+
+/// Each method's and code's counter, registered when first counted (so that
+/// `/metrics` lists only the series that happened).
+static REQUESTS: [[OnceLock<metrics::Counter>; CODES]; Method::COUNT] =
+    [const { [const { OnceLock::new() }; CODES] }; Method::COUNT];
+static DURATIONS: [OnceLock<metrics::Histogram>; Method::COUNT] =
+    [const { OnceLock::new() }; Method::COUNT];
+static IN_FLIGHT: OnceLock<metrics::Gauge> = OnceLock::new();
 
 impl Drop for Rpc {
     fn drop(&mut self) {
@@ -230,7 +251,10 @@ struct InFlightGauge(metrics::Gauge);
 
 impl InFlightGauge {
     fn enter() -> Self {
-        let gauge = metrics::gauge!(crate::metrics::GRPC_IN_FLIGHT);
+        let gauge = kept(&IN_FLIGHT, || {
+            metrics::gauge!(crate::metrics::GRPC_IN_FLIGHT)
+        })
+        .clone();
         gauge.increment(1.0);
         Self(gauge)
     }

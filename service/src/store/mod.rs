@@ -5,7 +5,7 @@
 //! a [`StoreError`] that names the operation, DynamoDB's error code and
 //! message, and a [`FailureKind`] the gRPC layer maps in one place.
 
-use std::{collections::HashMap, fmt, time::Duration};
+use std::{collections::HashMap, fmt, sync::OnceLock, time::Duration};
 
 use aws_sdk_dynamodb::{
     Client,
@@ -15,6 +15,7 @@ use aws_sdk_dynamodb::{
         ReturnValue, ScalarAttributeType, TableDescription, TableStatus,
     },
 };
+use strum::VariantArray;
 use tokio::time::Instant;
 
 mod batch;
@@ -24,6 +25,7 @@ pub mod usage;
 use crate::domain::{
     ALBUM_TITLE, ARTIST, Precondition, SONG_TITLE, Song, SongKey, TableName, TablePage, Throughput,
 };
+use crate::metrics::kept;
 
 /// The DynamoDB operations this service calls, as DynamoDB names them (the
 /// `operation` of its ErrorInfo, the label of its metrics). Names come from strum.
@@ -683,17 +685,31 @@ where
     async fn observed(self, operation: Operation) -> Result<T, StoreError> {
         let started = std::time::Instant::now();
         let result = self.await.map_err(|e| StoreError::from_sdk(operation, e));
-        let outcome = match &result {
-            Ok(_) => metrics::SharedString::const_str("ok"),
-            Err(error) => metrics::SharedString::from(error.code.clone()),
-        };
-        metrics::counter!(crate::metrics::DYNAMODB_CALLS, "operation" => operation.as_str(), "outcome" => outcome)
-            .increment(1);
-        metrics::histogram!(crate::metrics::DYNAMODB_DURATION, "operation" => operation.as_str())
-            .record(started.elapsed().as_secs_f64());
+        let name = operation.as_str();
+        match &result {
+            Ok(_) => kept(&CALLS_OK[operation as usize], || {
+                metrics::counter!(crate::metrics::DYNAMODB_CALLS, "operation" => name, "outcome" => "ok")
+            })
+            .increment(1),
+            // Failures are rare, and their codes many: looked up each time.
+            Err(error) => metrics::counter!(crate::metrics::DYNAMODB_CALLS, "operation" => name, "outcome" => error.code.clone())
+                .increment(1),
+        }
+        kept(
+            &CALL_DURATIONS[operation as usize],
+            || metrics::histogram!(crate::metrics::DYNAMODB_DURATION, "operation" => name),
+        )
+        .record(started.elapsed().as_secs_f64());
         result
     }
 }
+
+/// Each operation's count of successful calls and its latency, registered
+/// when first used (`crate::metrics::kept`).
+static CALLS_OK: [OnceLock<metrics::Counter>; Operation::VARIANTS.len()] =
+    [const { OnceLock::new() }; Operation::VARIANTS.len()];
+static CALL_DURATIONS: [OnceLock<metrics::Histogram>; Operation::VARIANTS.len()] =
+    [const { OnceLock::new() }; Operation::VARIANTS.len()];
 
 impl<F, T, E, R> Observed<T, E, R> for F
 where
