@@ -67,12 +67,15 @@ done
 if [[ $soak -eq 0 ]]; then
     command -v wrk >/dev/null 2>&1 || apt_install wrk
 fi
-if [[ $instructions -eq 1 ]]; then
-    if ! command -v valgrind >/dev/null 2>&1 || ! command -v callgrind_control >/dev/null 2>&1; then
+if [[ $instructions -eq 1 && -z ${MUSIC_BENCH_VALGRIND:-} && ! " ${args[*]} " =~ " --valgrind" ]]; then
+    # music-bench takes callgrind_control from valgrind's folder.
+    valgrind=$(command -v valgrind || true)
+    if [[ -z $valgrind || ! -x $(dirname "$valgrind")/callgrind_control ]]; then
         apt_install valgrind
+        valgrind=$(command -v valgrind)
     fi
     # After the subcommand, which is args[0].
-    args=("${args[0]}" --valgrind "$(command -v valgrind)" "${args[@]:1}")
+    args=("${args[0]}" --valgrind "$valgrind" "${args[@]:1}")
 fi
 if [[ $skip_ddb -eq 0 ]]; then
     ensure_java

@@ -129,13 +129,17 @@ impl Counted {
             .map_err(|e| {
                 BenchError::Setup(format!("cannot run {}: {e}", self.control.display()))
             })?;
-        if output.status.success() {
+        // callgrind_control exits 0 whatever happened ("Error: Callgrind task
+        // with PID … not detected" included); it names the command it sent.
+        let said = String::from_utf8_lossy(&output.stdout);
+        if output.status.success() && said.contains("sending command") {
             Ok(())
         } else {
             Err(BenchError::Load(format!(
-                "{} {} failed: {}",
+                "{} {} {} failed: {said}{}",
                 self.control.display(),
                 args.join(" "),
+                self.program.pid(),
                 String::from_utf8_lossy(&output.stderr)
             )))
         }

@@ -248,7 +248,7 @@ impl CallContext {
     /// The three values are new with every request, so they are sent as
     /// HPACK's never-indexed literals. Indexed, each would be added to the
     /// connection's header table and push out the entries every call shares
-    /// (path, content type, `te`, user agent), which then had to be encoded
+    /// (content type, `te`, user agent), which then had to be encoded
     /// in full again. Under callgrind, encoding the headers was 9 % of the
     /// gateway's instructions per GetItem (BENCHMARKS.md).
     pub fn request<T>(&self, message: T) -> tonic::Request<T> {

@@ -281,7 +281,7 @@ impl Song {
             }
         }
         // hex rather than a `format!` per byte: this runs for every song
-        // answered, and sixteen formatted bytes cost four times the hash.
+        // answered, and sixteen formatted bytes cost more than the hash itself.
         hex::encode(&hash.finalize()[..16])
     }
 }

@@ -4,12 +4,13 @@
 //! telemetry), and the clock-skew estimate that SigV4 and `amz-sdk-request`
 //! use. dynoxide reads none of them. The static auth scheme
 //! (`static_auth.rs`) signs nothing, so the skew has no use either. Building
-//! the user agent alone was 4.6 % of the service's instructions per GetItem
+//! the user agent alone was 5 % of the service's instructions per GetItem
 //! under callgrind (BENCHMARKS.md).
 //!
 //! What stays the same on every backend: the calls, their serialisation,
-//! retries, timeouts and the SDK's own metrics. Its interceptors for those are
-//! registered as permanent and cannot be turned off.
+//! retries and timeouts (the orchestrator's, not interceptors), and the
+//! interceptors the SDK registers as permanent (its metrics, the retry token
+//! bucket, connection poisoning), which cannot be turned off.
 //!
 //! Hand-written because the SDK has no setting for it. Its documented way to
 //! turn off one of its interceptors is a `DisableInterceptor<T>` in the call's
@@ -40,7 +41,7 @@ impl Intercept for SkipAwsOnlyHeaders {
     }
 
     // The first hook of a call. None of the four does anything in it; their
-    // work starts at `modify_before_retry_loop` and later.
+    // work starts at `read_after_serialization` (the user agent) and later.
     fn read_before_execution(
         &self,
         _: &BeforeSerializationInterceptorContextRef<'_>,
