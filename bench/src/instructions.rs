@@ -129,10 +129,8 @@ impl Counted {
             .map_err(|e| {
                 BenchError::Setup(format!("cannot run {}: {e}", self.control.display()))
             })?;
-        // callgrind_control exits 0 whatever happened ("Error: Callgrind task
-        // with PID … not detected" included); it names the command it sent.
         let said = String::from_utf8_lossy(&output.stdout);
-        if output.status.success() && said.contains("sending command") {
+        if output.status.success() && took_command(&said) {
             Ok(())
         } else {
             Err(BenchError::Load(format!(
@@ -192,6 +190,14 @@ impl Counted {
         dumps.sort();
         Ok(dumps.into_iter().map(|(_, path)| path).collect())
     }
+}
+
+/// Whether callgrind_control's stdout says the process took the command. It
+/// exits 0 whatever happened: it answers "PID N: …" and "  OK." when the
+/// process took it, and "Error: Callgrind task with PID/name 'N' not
+/// detected." when there was none.
+fn took_command(stdout: &str) -> bool {
+    stdout.lines().any(|line| line.trim() == "OK.") && !stdout.contains("Error")
 }
 
 /// The `totals:` line of a callgrind dump: the instructions counted since
@@ -477,6 +483,15 @@ fn table(settings: &InstructionSettings, binaries: &Binaries, rows: &[Row]) -> S
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn callgrind_controls_answers_are_told_apart() {
+        assert!(took_command("PID 22075: sleep 20\n  OK.\n"));
+        assert!(!took_command(
+            "Error: Callgrind task with PID/name '999999' not detected.\nSee '/usr/bin/callgrind_control -h' for help.\n"
+        ));
+        assert!(!took_command(""));
+    }
 
     #[test]
     fn the_totals_line_of_a_dump_is_read() {
