@@ -23,14 +23,14 @@ use std::{
     time::Duration,
 };
 
-use music_testkit::Program;
+use music_testkit::{Program, program::IN_PROCESS_GATEWAY_ARGS};
 use tokio::process::Command;
 
 use crate::{
     cli::InstructionSettings,
     error::BenchError,
     grpc_load,
-    run::{Binaries, await_ready, program},
+    run::{Binaries, await_ready, check_get_item, program},
     wrk::{Shape, Wrk},
 };
 
@@ -83,7 +83,8 @@ struct Counted {
 
 impl Counted {
     /// `path` with `args` under `valgrind`, its callgrind output in a
-    /// temporary folder; `listening` lines to wait for.
+    /// temporary folder, once it has logged `listening` lines and answers
+    /// `GET ready.1` with 200 on its listener for protocol `ready.0`.
     async fn start(
         settings: &InstructionSettings,
         name: &str,
@@ -91,11 +92,12 @@ impl Counted {
         path: &Path,
         args: &[String],
         listening: usize,
+        ready: (&str, &str),
     ) -> Result<Self, BenchError> {
         let out_dir = tempfile::Builder::new()
             .prefix("music-bench-callgrind-")
             .tempdir()?;
-        let program = program(name, label, &settings.valgrind, &settings.rust_log)
+        let mut program = program(name, label, &settings.valgrind, &settings.rust_log)
             .arg("--tool=callgrind")
             .arg("--instr-atstart=no")
             .arg(format!(
@@ -113,6 +115,9 @@ impl Counted {
             .listening(listening)
             .start()
             .await?;
+        let (protocol, probe) = ready;
+        let addr = program.addr(protocol);
+        await_ready(&mut program, addr, probe).await?;
         Ok(Self {
             program,
             out_dir,
@@ -301,7 +306,7 @@ async fn ceiling(
     binaries: &Binaries,
     wrk: &Wrk,
 ) -> Result<Vec<Row>, BenchError> {
-    let mut counted = Counted::start(
+    let counted = Counted::start(
         settings,
         "music-bench",
         "ceiling-server (callgrind)",
@@ -312,10 +317,10 @@ async fn ceiling(
             "127.0.0.1:0".into(),
         ],
         1,
+        ("http", "/"),
     )
     .await?;
     let addr = counted.program.addr("http");
-    await_ready(&mut counted.program, addr, "/").await?;
     let row = measure(settings, wrk, &counted, "ceiling", Route::Ceiling, addr).await?;
     counted.program.stop().await;
     Ok(vec![row])
@@ -326,17 +331,17 @@ async fn service(
     binaries: &Binaries,
     wrk: &Wrk,
 ) -> Result<Vec<Row>, BenchError> {
-    let mut counted = Counted::start(
+    let counted = Counted::start(
         settings,
         "music-service",
         "music-service (callgrind)",
         &binaries.service,
         &service_args(),
         2,
+        ("admin", "/readyz"),
     )
     .await?;
-    let (grpc, admin) = (counted.program.addr("grpc"), counted.program.addr("admin"));
-    await_ready(&mut counted.program, admin, "/readyz").await?;
+    let grpc = counted.program.addr("grpc");
     grpc_load::seed(grpc).await?;
     let mut gateway = program(
         "music-gateway",
@@ -350,6 +355,7 @@ async fn service(
     .await?;
     let http = gateway.addr("http");
     await_ready(&mut gateway, http, "/readyz").await?;
+    check_get_item(http).await?;
     let mut rows = Vec::new();
     for (route, addr) in [
         (Route::Tutorial, http),
@@ -381,17 +387,18 @@ async fn gateway(
     let (grpc, admin) = (service.addr("grpc"), service.addr("admin"));
     await_ready(&mut service, admin, "/readyz").await?;
     grpc_load::seed(grpc).await?;
-    let mut counted = Counted::start(
+    let counted = Counted::start(
         settings,
         "music-gateway",
         "music-gateway --upstream (callgrind)",
         &binaries.pure_gateway,
         &gateway_args(grpc),
         2,
+        ("http", "/readyz"),
     )
     .await?;
     let http = counted.program.addr("http");
-    await_ready(&mut counted.program, http, "/readyz").await?;
+    check_get_item(http).await?;
     let mut rows = Vec::new();
     for route in [Route::Tutorial, Route::V1] {
         rows.push(measure(settings, wrk, &counted, "pure gateway", route, http).await?);
@@ -406,28 +413,19 @@ async fn in_process(
     binaries: &Binaries,
     wrk: &Wrk,
 ) -> Result<Vec<Row>, BenchError> {
-    let args = [
-        "--listen",
-        "127.0.0.1:0",
-        "--grpc-listen",
-        "127.0.0.1:0",
-        "--admin-listen",
-        "127.0.0.1:0",
-        "--in-memory",
-    ]
-    .map(String::from);
-    let mut counted = Counted::start(
+    let counted = Counted::start(
         settings,
         "music-gateway",
         "music-gateway in-process (callgrind)",
         &binaries.gateway,
-        &args,
+        &IN_PROCESS_GATEWAY_ARGS.map(String::from),
         3,
+        ("http", "/readyz"),
     )
     .await?;
     let (http, grpc) = (counted.program.addr("http"), counted.program.addr("grpc"));
-    await_ready(&mut counted.program, http, "/readyz").await?;
     grpc_load::seed(grpc).await?;
+    check_get_item(http).await?;
     let row = measure(
         settings,
         wrk,

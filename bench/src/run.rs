@@ -786,7 +786,7 @@ pub(crate) async fn await_ready(
 
 /// The gateway's GetItem finds the seeded song (else every measured answer
 /// would be a 200 "Item not found", and the table would mislead).
-async fn check_get_item(addr: SocketAddr) -> Result<(), BenchError> {
+pub(crate) async fn check_get_item(addr: SocketAddr) -> Result<(), BenchError> {
     check_song(
         addr,
         ITEM_PATH,

@@ -402,6 +402,19 @@ impl Drop for LogStall {
     }
 }
 
+/// music-gateway's arguments for the service in its process on an in-memory
+/// store, every listener (REST, gRPC, admin) on any port: three `listening
+/// on` lines.
+pub const IN_PROCESS_GATEWAY_ARGS: [&str; 7] = [
+    "--listen",
+    "127.0.0.1:0",
+    "--grpc-listen",
+    "127.0.0.1:0",
+    "--admin-listen",
+    "127.0.0.1:0",
+    "--in-memory",
+];
+
 /// A running program; killed (SIGKILL) when dropped.
 #[derive(Debug)]
 pub struct Program {
@@ -477,15 +490,7 @@ impl Program {
     /// an in-memory store, every listener (REST, gRPC, admin) on any port,
     /// with `args` added.
     pub async fn in_process_gateway(args: &[&str]) -> Self {
-        let mut all = vec![
-            "--listen",
-            "127.0.0.1:0",
-            "--grpc-listen",
-            "127.0.0.1:0",
-            "--admin-listen",
-            "127.0.0.1:0",
-            "--in-memory",
-        ];
+        let mut all = IN_PROCESS_GATEWAY_ARGS.to_vec();
         all.extend_from_slice(args);
         Self::start("music-gateway", &all, &[], 3).await
     }
