@@ -9,7 +9,7 @@ use std::{convert::Infallible, future::Future, sync::Arc, time::Duration};
 
 use axum::{
     Router,
-    extract::{ConnectInfo, Request},
+    extract::{ConnectInfo, Request, State},
     response::{IntoResponse, Response},
 };
 use futures_util::future::Either;
@@ -83,11 +83,22 @@ pub enum StartError {
 /// (`/metrics` is on the admin listener only).
 pub fn router(tutorial: Tutorial, rest: Arc<Rest>) -> Router {
     let probes = Admin::new(readiness_check(&tutorial.gateway.upstream), Paths::Probes);
+    // /v1 and the tutorial's routes are told apart in the fallback (see
+    // `rest::V1`), the tutorial's taking every other path.
+    let v1 = rest::V1::new(Arc::clone(&rest), tutorial.gateway.clone());
     Router::new()
         .route_service("/healthz", probes.clone())
         .route_service("/readyz", probes)
-        .merge(rest::router(rest, tutorial.gateway.clone()))
-        .fallback(tutorial::dispatch)
+        .merge(rest::router(Arc::clone(&rest)))
+        .fallback(
+            move |State(tutorial): State<Arc<Tutorial>>, request: Request| async move {
+                if rest::is_v1(request.uri().path()) {
+                    v1.serve(request).await
+                } else {
+                    tutorial::dispatch(State(tutorial), request).await
+                }
+            },
+        )
         .with_state(Arc::new(tutorial))
 }
 

@@ -214,6 +214,16 @@ fn cases() -> Vec<Case> {
             "No /v1 route at /v1/albums",
             |s| s.curl("GET", "/v1/albums"),
         ),
+        case("the API's root", 404, 5, "No /v1 route at /v1;", |s| {
+            s.curl("GET", "/v1")
+        }),
+        case(
+            "the API's root with a slash",
+            400,
+            3,
+            "empty segment",
+            |s| s.curl("GET", "/v1/"),
+        ),
         case("an unknown verb", 404, 5, "No /v1 route", |s| {
             s.curl("POST", "/v1/tables/Music/songs:batchDelete")
                 .data("{}")

@@ -19,7 +19,7 @@ pub mod throttle;
 pub mod usage;
 
 use std::{
-    cell::RefCell,
+    cell::{LazyCell, RefCell},
     convert::Infallible,
     future::Future,
     net::{IpAddr, Ipv4Addr, SocketAddr},
@@ -568,7 +568,8 @@ impl Edge {
         }
 
         let method = request.method().clone();
-        let resource = inner.names.name(&method, path);
+        // Named only when a key's plan or a method's bucket asks.
+        let resource = LazyCell::new(|| inner.names.name(&method, path));
         let mut key = None;
         // A preflight never carries a key (browsers send none), as API
         // Gateway's CORS OPTIONS methods need none.
@@ -604,7 +605,7 @@ impl Edge {
             Some((found, _)) => found.throttle(resource.as_str(), &method),
             None => Ok(()),
         }
-        .and_then(|()| inner.throttle.check(resource.as_str(), &method));
+        .and_then(|()| inner.throttle.check(|| resource.as_str(), &method));
         if let Err(wait) = throttled {
             return Verdict::Refuse {
                 facts,
@@ -909,7 +910,7 @@ mod cost {
         });
         let throttle_cost = per_op(1_000_000, || {
             std::hint::black_box(
-                stage.check("/DemoResourceMusic/DemoResourceMusicItem", &Method::PUT),
+                stage.check(|| "/DemoResourceMusic/DemoResourceMusicItem", &Method::PUT),
             )
             .ok();
         });

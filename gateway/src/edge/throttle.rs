@@ -160,6 +160,10 @@ impl MethodLimiters {
             None => Ok(()),
         }
     }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
 }
 
 /// The stage's throttle: its own bucket, shared by every request, and the
@@ -178,8 +182,18 @@ impl StageThrottle {
         }
     }
 
-    pub fn check(&self, resource: &str, method: &Method) -> Result<(), Duration> {
-        self.methods.check(resource, method)?;
+    /// Takes a token from the request's method bucket, if one matches, and
+    /// from the stage's. The request's resource is asked for only when the
+    /// stage has method buckets: naming a request is a route lookup, and
+    /// most stages set none.
+    pub fn check<'r>(
+        &self,
+        resource: impl FnOnce() -> &'r str,
+        method: &Method,
+    ) -> Result<(), Duration> {
+        if !self.methods.is_empty() {
+            self.methods.check(resource(), method)?;
+        }
         self.stage.check()
     }
 }

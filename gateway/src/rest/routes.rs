@@ -169,10 +169,15 @@ impl RouteSet {
     ) -> Result<Matched<'r>, Unrouted> {
         let mut allowed: Vec<&Method> = Vec::new();
         for route in &self.routes {
-            let Some(values) = route.template.matches(path) else {
+            if !route.template.fits(path) {
                 continue;
-            };
-            if route.method == *method {
+            }
+            // Only the route that serves the request decodes its values:
+            // the routes of the same path for other methods come first as
+            // often as not.
+            if route.method == *method
+                && let Some(values) = route.template.matches(path)
+            {
                 return Ok(Matched { route, values });
             }
             if !allowed.contains(&&route.method) {
