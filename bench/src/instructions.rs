@@ -30,12 +30,32 @@ use crate::{
     cli::InstructionSettings,
     error::BenchError,
     grpc_load,
-    run::{Binaries, await_ready, check_get_item, program},
+    run::{Binaries, await_ready, check_get_item, check_v1_get_item, program},
     wrk::{Shape, Wrk},
 };
 
+/// The process whose instructions are counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Process {
+    Ceiling,
+    Service,
+    PureGateway,
+    InProcessGateway,
+}
+
+impl Process {
+    fn label(self) -> &'static str {
+        match self {
+            Self::Ceiling => "ceiling",
+            Self::Service => "music-service",
+            Self::PureGateway => "pure gateway",
+            Self::InProcessGateway => "in-process gateway",
+        }
+    }
+}
+
 /// What is measured, and how its load is sent.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Route {
     /// The ceiling's fixed answer, to wrk's tutorial GET.
     Ceiling,
@@ -61,7 +81,7 @@ impl Route {
 /// One measured row.
 #[derive(Debug)]
 struct Row {
-    process: &'static str,
+    process: Process,
     route: Route,
     requests: u64,
     instructions: u64,
@@ -258,7 +278,7 @@ async fn measure(
     settings: &InstructionSettings,
     wrk: &Wrk,
     counted: &Counted,
-    process: &'static str,
+    process: Process,
     route: Route,
     addr: SocketAddr,
 ) -> Result<Row, BenchError> {
@@ -286,10 +306,18 @@ async fn measure(
         }
         Ok(cell.requests)
     };
+    // Every answer counted finds the song (else each would be a quick
+    // "Item not found", and the row would mislead).
+    match route {
+        Route::Tutorial => check_get_item(addr).await?,
+        Route::V1 => check_v1_get_item(addr).await?,
+        Route::Ceiling | Route::Grpc => {}
+    }
     load(settings.warmup_secs).await?;
     let (requests, instructions) = counted.count(load(settings.secs)).await?;
     eprintln!(
-        "  {process}, {}: {requests} requests, {:.0} instructions each",
+        "  {}, {}: {requests} requests, {:.0} instructions each",
+        process.label(),
         route.label(),
         instructions as f64 / requests.max(1) as f64
     );
@@ -321,7 +349,15 @@ async fn ceiling(
     )
     .await?;
     let addr = counted.program.addr("http");
-    let row = measure(settings, wrk, &counted, "ceiling", Route::Ceiling, addr).await?;
+    let row = measure(
+        settings,
+        wrk,
+        &counted,
+        Process::Ceiling,
+        Route::Ceiling,
+        addr,
+    )
+    .await?;
     counted.program.stop().await;
     Ok(vec![row])
 }
@@ -355,14 +391,13 @@ async fn service(
     .await?;
     let http = gateway.addr("http");
     await_ready(&mut gateway, http, "/readyz").await?;
-    check_get_item(http).await?;
     let mut rows = Vec::new();
     for (route, addr) in [
         (Route::Tutorial, http),
         (Route::V1, http),
         (Route::Grpc, grpc),
     ] {
-        rows.push(measure(settings, wrk, &counted, "music-service", route, addr).await?);
+        rows.push(measure(settings, wrk, &counted, Process::Service, route, addr).await?);
     }
     gateway.stop().await;
     counted.program.stop().await;
@@ -398,10 +433,9 @@ async fn gateway(
     )
     .await?;
     let http = counted.program.addr("http");
-    check_get_item(http).await?;
     let mut rows = Vec::new();
     for route in [Route::Tutorial, Route::V1] {
-        rows.push(measure(settings, wrk, &counted, "pure gateway", route, http).await?);
+        rows.push(measure(settings, wrk, &counted, Process::PureGateway, route, http).await?);
     }
     counted.program.stop().await;
     service.stop().await;
@@ -425,18 +459,22 @@ async fn in_process(
     .await?;
     let (http, grpc) = (counted.program.addr("http"), counted.program.addr("grpc"));
     grpc_load::seed(grpc).await?;
-    check_get_item(http).await?;
-    let row = measure(
-        settings,
-        wrk,
-        &counted,
-        "in-process gateway",
-        Route::Tutorial,
-        http,
-    )
-    .await?;
+    let mut rows = Vec::new();
+    for route in [Route::Tutorial, Route::V1] {
+        rows.push(
+            measure(
+                settings,
+                wrk,
+                &counted,
+                Process::InProcessGateway,
+                route,
+                http,
+            )
+            .await?,
+        );
+    }
     counted.program.stop().await;
-    Ok(vec![row])
+    Ok(rows)
 }
 
 /// The table (markdown), with each row against the ceiling's.
@@ -444,7 +482,7 @@ fn table(settings: &InstructionSettings, binaries: &Binaries, rows: &[Row]) -> S
     use std::fmt::Write;
     let ceiling = rows
         .iter()
-        .find(|r| r.process == "ceiling")
+        .find(|r| r.process == Process::Ceiling)
         .map(Row::per_request);
     let mut out = String::new();
     let _ = writeln!(
@@ -469,13 +507,60 @@ fn table(settings: &InstructionSettings, binaries: &Binaries, rows: &[Row]) -> S
         let _ = writeln!(
             out,
             "| {} | {} | {} | {:.0} | {ratio} |",
-            row.process,
+            row.process.label(),
             row.route.label(),
             row.requests,
             row.per_request()
         );
     }
+    let ratios = ratios(rows);
+    if !ratios.is_empty() {
+        let _ = writeln!(out);
+        for line in ratios {
+            let _ = writeln!(out, "- {line}");
+        }
+    }
     out
+}
+
+/// The targets that compare two rows of the table (the ceiling's
+/// are its last column), each with what it measured.
+fn ratios(rows: &[Row]) -> Vec<String> {
+    let per_request = |process, route| {
+        rows.iter()
+            .find(|r| r.process == process && r.route == route)
+            .map(Row::per_request)
+    };
+    let service = |route| per_request(Process::Service, route);
+    let pure = |route| per_request(Process::PureGateway, route);
+    let in_process = |route| per_request(Process::InProcessGateway, route);
+    let percent = |a: f64, b: f64| format!("{:.0} %", 100.0 * a / b);
+    let mut lines = Vec::new();
+    if let (Some(v1), Some(tutorial)) = (in_process(Route::V1), in_process(Route::Tutorial)) {
+        lines.push(format!(
+            "`/v1` against the tutorial route, in-process gateway (target ≤ 110 %): {}",
+            percent(v1, tutorial)
+        ));
+    }
+    if let (Some(gv1), Some(sv1), Some(gt), Some(st)) = (
+        pure(Route::V1),
+        service(Route::V1),
+        pure(Route::Tutorial),
+        service(Route::Tutorial),
+    ) {
+        lines.push(format!(
+            "`/v1` against the tutorial route, pure gateway and service together (target ≤ 110 %): {}; the pure gateway alone: {}",
+            percent(gv1 + sv1, gt + st),
+            percent(gv1, gt)
+        ));
+    }
+    if let (Some(gateway), Some(service)) = (pure(Route::Tutorial), service(Route::Tutorial)) {
+        lines.push(format!(
+            "the pure gateway against the service, tutorial GetItem (target ≤ 50 %): {}",
+            percent(gateway, service)
+        ));
+    }
+    lines
 }
 
 #[cfg(test)]
@@ -489,6 +574,34 @@ mod tests {
             "Error: Callgrind task with PID/name '999999' not detected.\nSee '/usr/bin/callgrind_control -h' for help.\n"
         ));
         assert!(!took_command(""));
+    }
+
+    #[test]
+    fn ratios_compare_the_rows_the_targets_name() {
+        let row = |process, route, instructions| Row {
+            process,
+            route,
+            requests: 10,
+            instructions,
+        };
+        let rows = [
+            row(Process::Ceiling, Route::Ceiling, 100),
+            row(Process::Service, Route::Tutorial, 3000),
+            row(Process::Service, Route::V1, 3100),
+            row(Process::PureGateway, Route::Tutorial, 1000),
+            row(Process::PureGateway, Route::V1, 1300),
+            row(Process::InProcessGateway, Route::Tutorial, 4000),
+            row(Process::InProcessGateway, Route::V1, 4600),
+        ];
+        assert_eq!(
+            ratios(&rows),
+            [
+                "`/v1` against the tutorial route, in-process gateway (target ≤ 110 %): 115 %",
+                "`/v1` against the tutorial route, pure gateway and service together (target ≤ 110 %): 110 %; the pure gateway alone: 130 %",
+                "the pure gateway against the service, tutorial GetItem (target ≤ 50 %): 33 %",
+            ]
+        );
+        assert!(ratios(&rows[..2]).is_empty());
     }
 
     #[test]

@@ -784,6 +784,11 @@ pub(crate) async fn await_ready(
     }
 }
 
+/// The gateway's `/v1` GetItem finds the seeded song.
+pub(crate) async fn check_v1_get_item(addr: SocketAddr) -> Result<(), BenchError> {
+    check_song(addr, V1_ITEM_PATH, &[], "the gateway's /v1 GetItem").await
+}
+
 /// The gateway's GetItem finds the seeded song (else every measured answer
 /// would be a 200 "Item not found", and the table would mislead).
 pub(crate) async fn check_get_item(addr: SocketAddr) -> Result<(), BenchError> {
