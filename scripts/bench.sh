@@ -26,9 +26,10 @@
 #   bash scripts/bench.sh instructions [flags, e.g. --secs 20]
 #
 # Instructions per request of each process (the ceiling, the service, the pure gateway, the
-# in-process gateway), counted by valgrind's callgrind: repeatable to a fraction of a percent on a
-# busy machine, for judging a change to the code (BENCHMARKS.md). Installs wrk and valgrind when
-# missing (Debian packages), no DynamoDB Local or peer; about two minutes after the build.
+# in-process gateway, and unless --skip-peer is given the peer, grpc-gateway), counted by valgrind's
+# callgrind: repeatable to a fraction of a percent on a busy machine, for judging a change to the
+# code (BENCHMARKS.md). Installs wrk and valgrind when missing (Debian packages) and builds the peer
+# as above, no DynamoDB Local; about two and a half minutes after the build.
 # `target/release/music-bench instructions --help` lists its flags.
 set -euo pipefail
 
@@ -54,7 +55,7 @@ soak=0
 instructions=0
 [[ ${1:-} == instructions ]] && instructions=1
 skip_ddb=$((soak || instructions))
-skip_peer=$((soak || instructions))
+skip_peer=$soak
 args=()
 for arg in "$@"; do
     [[ $arg == --skip-dynamodb-local ]] && skip_ddb=1
@@ -84,7 +85,11 @@ if [[ $skip_ddb -eq 0 ]]; then
 fi
 if [[ $skip_peer -eq 0 ]]; then
     ensure_grpc_gateway_peer
-    args=(--grpc-gateway-peer "$PEER_BIN" "${args[@]}")
+    if [[ $instructions -eq 1 ]]; then
+        args=("${args[0]}" --grpc-gateway-peer "$PEER_BIN" "${args[@]:1}")
+    else
+        args=(--grpc-gateway-peer "$PEER_BIN" "${args[@]}")
+    fi
 fi
 
 # The two-process stack's gateway is the slim build the Dockerfile deploys (no service linked

@@ -235,6 +235,12 @@ pub(crate) struct InstructionSettings {
     )]
     pub(crate) valgrind: PathBuf,
 
+    /// grpc-gateway (Go) built from bench/peer, counted on the `/v1` GetItem
+    /// in front of the same service (scripts/bench.sh builds it unless given
+    /// --skip-peer). Unset, its row is left out.
+    #[arg(long, env = "MUSIC_BENCH_GRPC_GATEWAY_PEER")]
+    pub(crate) grpc_gateway_peer: Option<PathBuf>,
+
     /// The wrk load generator.
     #[arg(long, env = "MUSIC_BENCH_WRK", default_value = "wrk")]
     pub(crate) wrk: PathBuf,

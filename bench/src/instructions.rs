@@ -41,6 +41,8 @@ enum Process {
     Service,
     PureGateway,
     InProcessGateway,
+    /// grpc-gateway (Go), in front of the same service.
+    Peer,
 }
 
 impl Process {
@@ -50,6 +52,7 @@ impl Process {
             Self::Service => "music-service",
             Self::PureGateway => "pure gateway",
             Self::InProcessGateway => "in-process gateway",
+            Self::Peer => "grpc-gateway (Go, peer)",
         }
     }
 }
@@ -101,23 +104,39 @@ struct Counted {
     control: PathBuf,
 }
 
+/// A program to run under callgrind.
+#[derive(Debug)]
+struct Launch<'a> {
+    name: &'a str,
+    label: &'a str,
+    path: &'a Path,
+    args: Vec<String>,
+    /// Set in its environment besides RUST_LOG.
+    env: &'a [(&'a str, &'a str)],
+    /// The `listening on` lines it logs once its listeners are bound.
+    listening: usize,
+    /// The listener (by protocol) and path that answer `GET` with 200 once
+    /// it is ready.
+    ready: (&'a str, &'a str),
+}
+
 impl Counted {
-    /// `path` with `args` under `valgrind`, its callgrind output in a
-    /// temporary folder, once it has logged `listening` lines and answers
-    /// `GET ready.1` with 200 on its listener for protocol `ready.0`.
-    async fn start(
-        settings: &InstructionSettings,
-        name: &str,
-        label: &str,
-        path: &Path,
-        args: &[String],
-        listening: usize,
-        ready: (&str, &str),
-    ) -> Result<Self, BenchError> {
+    /// `launch` under `valgrind`, its callgrind output in a temporary
+    /// folder, once it is ready.
+    async fn start(settings: &InstructionSettings, launch: Launch<'_>) -> Result<Self, BenchError> {
         let out_dir = tempfile::Builder::new()
             .prefix("music-bench-callgrind-")
             .tempdir()?;
-        let mut program = program(name, label, &settings.valgrind, &settings.rust_log)
+        let mut program = program(
+            launch.name,
+            launch.label,
+            &settings.valgrind,
+            &settings.rust_log,
+        );
+        for (name, value) in launch.env {
+            program = program.env(name, value);
+        }
+        let mut program = program
             .arg("--tool=callgrind")
             .arg("--instr-atstart=no")
             .arg(format!(
@@ -130,12 +149,12 @@ impl Counted {
                 "--log-file={}",
                 out_dir.path().join("valgrind.log").display()
             ))
-            .arg(path)
-            .args(args)
-            .listening(listening)
+            .arg(launch.path)
+            .args(launch.args)
+            .listening(launch.listening)
             .start()
             .await?;
-        let (protocol, probe) = ready;
+        let (protocol, probe) = launch.ready;
         let addr = program.addr(protocol);
         await_ready(&mut program, addr, probe).await?;
         Ok(Self {
@@ -246,6 +265,10 @@ pub(crate) async fn run(settings: InstructionSettings) -> Result<(), BenchError>
     rows.extend(gateway(&settings, &binaries, &wrk).await?);
     eprintln!("the in-process gateway under callgrind");
     rows.extend(in_process(&settings, &binaries, &wrk).await?);
+    if let Some(path) = &settings.grpc_gateway_peer {
+        eprintln!("grpc-gateway (Go, peer) under callgrind, music-service native");
+        rows.extend(peer(&settings, &binaries, &wrk, path).await?);
+    }
     print!("{}", table(&settings, &binaries, &rows));
     Ok(())
 }
@@ -336,16 +359,17 @@ async fn ceiling(
 ) -> Result<Vec<Row>, BenchError> {
     let counted = Counted::start(
         settings,
-        "music-bench",
-        "ceiling-server (callgrind)",
-        &binaries.me,
-        &[
-            "ceiling-server".into(),
-            "--listen".into(),
-            "127.0.0.1:0".into(),
-        ],
-        1,
-        ("http", "/"),
+        Launch {
+            name: "music-bench",
+            label: "ceiling-server (callgrind)",
+            path: &binaries.me,
+            args: ["ceiling-server", "--listen", "127.0.0.1:0"]
+                .map(String::from)
+                .to_vec(),
+            env: &[],
+            listening: 1,
+            ready: ("http", "/"),
+        },
     )
     .await?;
     let addr = counted.program.addr("http");
@@ -369,12 +393,15 @@ async fn service(
 ) -> Result<Vec<Row>, BenchError> {
     let counted = Counted::start(
         settings,
-        "music-service",
-        "music-service (callgrind)",
-        &binaries.service,
-        &service_args(),
-        2,
-        ("admin", "/readyz"),
+        Launch {
+            name: "music-service",
+            label: "music-service (callgrind)",
+            path: &binaries.service,
+            args: service_args(),
+            env: &[],
+            listening: 2,
+            ready: ("admin", "/readyz"),
+        },
     )
     .await?;
     let grpc = counted.program.addr("grpc");
@@ -404,11 +431,11 @@ async fn service(
     Ok(rows)
 }
 
-async fn gateway(
+/// music-service, native, on a seeded in-memory store; its gRPC address.
+async fn native_service(
     settings: &InstructionSettings,
     binaries: &Binaries,
-    wrk: &Wrk,
-) -> Result<Vec<Row>, BenchError> {
+) -> Result<(Program, SocketAddr), BenchError> {
     let mut service = program(
         "music-service",
         "music-service",
@@ -422,14 +449,26 @@ async fn gateway(
     let (grpc, admin) = (service.addr("grpc"), service.addr("admin"));
     await_ready(&mut service, admin, "/readyz").await?;
     grpc_load::seed(grpc).await?;
+    Ok((service, grpc))
+}
+
+async fn gateway(
+    settings: &InstructionSettings,
+    binaries: &Binaries,
+    wrk: &Wrk,
+) -> Result<Vec<Row>, BenchError> {
+    let (service, grpc) = native_service(settings, binaries).await?;
     let counted = Counted::start(
         settings,
-        "music-gateway",
-        "music-gateway --upstream (callgrind)",
-        &binaries.pure_gateway,
-        &gateway_args(grpc),
-        2,
-        ("http", "/readyz"),
+        Launch {
+            name: "music-gateway",
+            label: "music-gateway --upstream (callgrind)",
+            path: &binaries.pure_gateway,
+            args: gateway_args(grpc),
+            env: &[],
+            listening: 2,
+            ready: ("http", "/readyz"),
+        },
     )
     .await?;
     let http = counted.program.addr("http");
@@ -449,12 +488,15 @@ async fn in_process(
 ) -> Result<Vec<Row>, BenchError> {
     let counted = Counted::start(
         settings,
-        "music-gateway",
-        "music-gateway in-process (callgrind)",
-        &binaries.gateway,
-        &IN_PROCESS_GATEWAY_ARGS.map(String::from),
-        3,
-        ("http", "/readyz"),
+        Launch {
+            name: "music-gateway",
+            label: "music-gateway in-process (callgrind)",
+            path: &binaries.gateway,
+            args: IN_PROCESS_GATEWAY_ARGS.map(String::from).to_vec(),
+            env: &[],
+            listening: 3,
+            ready: ("http", "/readyz"),
+        },
     )
     .await?;
     let (http, grpc) = (counted.program.addr("http"), counted.program.addr("grpc"));
@@ -475,6 +517,46 @@ async fn in_process(
     }
     counted.program.stop().await;
     Ok(rows)
+}
+
+/// grpc-gateway (Go) at `path` under callgrind in front of a native
+/// music-service, on the `/v1` GetItem: the peer our pure gateway is judged
+/// against. Go's asynchronous preemption is turned off
+/// (`GODEBUG=asyncpreemptoff=1`): with it, callgrind 3.19 stopped on an
+/// assertion (`vgCallgrind_post_signal`) at the first SIGURG. Without it, a
+/// goroutine is interrupted at its function calls only, as before Go 1.14,
+/// which changes when a long loop yields, not what a request does.
+async fn peer(
+    settings: &InstructionSettings,
+    binaries: &Binaries,
+    wrk: &Wrk,
+    path: &Path,
+) -> Result<Vec<Row>, BenchError> {
+    let (service, grpc) = native_service(settings, binaries).await?;
+    let counted = Counted::start(
+        settings,
+        Launch {
+            name: "grpc-gateway-peer",
+            label: "grpc-gateway (Go, peer) (callgrind)",
+            path,
+            args: vec![
+                "-listen".into(),
+                "127.0.0.1:0".into(),
+                "-upstream".into(),
+                grpc.to_string(),
+            ],
+            env: &[("GODEBUG", "asyncpreemptoff=1")],
+            listening: 1,
+            // ListTables answers 200 once the peer reaches the service.
+            ready: ("http", "/v1/tables"),
+        },
+    )
+    .await?;
+    let http = counted.program.addr("http");
+    let row = measure(settings, wrk, &counted, Process::Peer, Route::V1, http).await?;
+    counted.program.stop().await;
+    service.stop().await;
+    Ok(vec![row])
 }
 
 /// The table (markdown), with each row against the ceiling's.
@@ -554,6 +636,12 @@ fn ratios(rows: &[Row]) -> Vec<String> {
             percent(gv1, gt)
         ));
     }
+    if let (Some(ours), Some(peer)) = (pure(Route::V1), per_request(Process::Peer, Route::V1)) {
+        lines.push(format!(
+            "our pure gateway against grpc-gateway (Go), `/v1` GetItem (target ≤ 50 %): {}",
+            percent(ours, peer)
+        ));
+    }
     if let (Some(gateway), Some(service)) = (pure(Route::Tutorial), service(Route::Tutorial)) {
         lines.push(format!(
             "the pure gateway against the service, tutorial GetItem (target ≤ 50 %): {}",
@@ -592,12 +680,14 @@ mod tests {
             row(Process::PureGateway, Route::V1, 1300),
             row(Process::InProcessGateway, Route::Tutorial, 4000),
             row(Process::InProcessGateway, Route::V1, 4600),
+            row(Process::Peer, Route::V1, 2000),
         ];
         assert_eq!(
             ratios(&rows),
             [
                 "`/v1` against the tutorial route, in-process gateway (target ≤ 110 %): 115 %",
                 "`/v1` against the tutorial route, pure gateway and service together (target ≤ 110 %): 110 %; the pure gateway alone: 130 %",
+                "our pure gateway against grpc-gateway (Go), `/v1` GetItem (target ≤ 50 %): 65 %",
                 "the pure gateway against the service, tutorial GetItem (target ≤ 50 %): 33 %",
             ]
         );
