@@ -61,6 +61,40 @@ pub fn grpc_timeout(value: &str) -> Option<Duration> {
     })
 }
 
+/// `budget` as a `grpc-timeout` value: the finest unit in which it takes at
+/// most 8 digits, as tonic and grpc-go write it (29 s is `29000000u`); a
+/// budget past 2^64 ns (584 years) is written as 2^64 ns.
+///
+/// Written into a buffer on the stack: tonic's `Request::set_timeout` goes
+/// through `format!`, for every call the gateway makes.
+pub fn write_grpc_timeout(budget: Duration, out: &mut [u8; 9]) -> &[u8] {
+    const MAX: u64 = 99_999_999;
+    let nanos = u64::try_from(budget.as_nanos()).unwrap_or(u64::MAX);
+    let (mut amount, unit) = [
+        (1, b'n'),
+        (1_000, b'u'),
+        (1_000_000, b'm'),
+        (1_000_000_000, b'S'),
+        (60_000_000_000, b'M'),
+        (3_600_000_000_000, b'H'),
+    ]
+    .into_iter()
+    .map(|(nanos_per_unit, unit)| (nanos / nanos_per_unit, unit))
+    .find(|&(amount, _)| amount <= MAX)
+    .unwrap_or((MAX, b'H'));
+    out[8] = unit;
+    let mut start = 8;
+    loop {
+        start -= 1;
+        out[start] = b'0' + (amount % 10) as u8;
+        amount /= 10;
+        if amount == 0 {
+            break;
+        }
+    }
+    &out[start..]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -80,6 +114,30 @@ mod tests {
             b"\x7f",
         ] {
             assert!(!is_valid_request_id(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn grpc_timeouts_are_written_in_the_finest_unit_of_eight_digits() {
+        let written = |budget| {
+            let mut out = [0; 9];
+            String::from_utf8(write_grpc_timeout(budget, &mut out).to_vec()).unwrap()
+        };
+        for (budget, text) in [
+            (Duration::ZERO, "0n"),
+            (Duration::from_nanos(7), "7n"),
+            (Duration::from_nanos(99_999_999), "99999999n"),
+            (Duration::from_millis(100), "100000u"),
+            (Duration::from_secs(29), "29000000u"),
+            (Duration::from_secs(100), "100000m"),
+            (Duration::from_secs(100_000), "100000S"),
+            (Duration::from_secs(100_000_000), "1666666M"),
+            (Duration::from_secs(6_000_000_000), "1666666H"),
+            (Duration::MAX, "5124095H"),
+        ] {
+            assert_eq!(written(budget), text, "{budget:?}");
+            // What the reader makes of it: the budget, cut to the unit.
+            assert!(grpc_timeout(&written(budget)).is_some_and(|read| read <= budget));
         }
     }
 

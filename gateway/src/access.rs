@@ -19,7 +19,6 @@ use std::{
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
-use ::metrics::SharedString;
 use axum::{
     extract::{ConnectInfo, Request},
     response::Response,
@@ -67,39 +66,6 @@ impl Drop for InFlightGauge {
 /// metrics name the template, never the raw path (a bounded set of labels).
 #[derive(Debug, Clone)]
 pub struct RouteLabel(pub std::sync::Arc<str>);
-
-/// Methods are labels only when standard, so a client cannot mint series.
-fn method_label(method: &Method) -> &'static str {
-    match *method {
-        Method::GET => "GET",
-        Method::PUT => "PUT",
-        Method::POST => "POST",
-        Method::DELETE => "DELETE",
-        Method::HEAD => "HEAD",
-        Method::OPTIONS => "OPTIONS",
-        Method::PATCH => "PATCH",
-        _ => "OTHER",
-    }
-}
-
-/// The `status` label: the codes the gateway answers without an allocation.
-fn status_label(status: u16) -> SharedString {
-    let known = match status {
-        200 => "200",
-        400 => "400",
-        404 => "404",
-        405 => "405",
-        408 => "408",
-        413 => "413",
-        429 => "429",
-        500 => "500",
-        502 => "502",
-        503 => "503",
-        504 => "504",
-        other => return SharedString::from(other.to_string()),
-    };
-    SharedString::from(known)
-}
 
 /// API Gateway's `$context.requestTime`: `25/Nov/2026:00:07:19 +0000`.
 pub fn clf_time(time: SystemTime) -> String {
@@ -421,12 +387,12 @@ impl Pending {
         // API Gateway's `$context.resourcePath`: the resource, without the stage.
         let resource_path = matched.as_deref().or(resource).unwrap_or(path);
         let route = match (&matched, resource) {
-            (Some(template), _) => SharedString::from(template.clone()),
-            (None, Some(resource)) => SharedString::from(resource),
-            (None, None) => SharedString::from(match path {
+            (Some(template), _) => template,
+            (None, Some(resource)) => resource,
+            (None, None) => match path {
                 "/healthz" | "/readyz" | "/metrics" => "admin",
                 _ => "unmatched",
-            }),
+            },
         };
 
         // API Gateway's name for the request id, and the trace id it echoes.
@@ -439,14 +405,7 @@ impl Pending {
 
         let status = response.status().as_u16();
         let elapsed = started.elapsed();
-        let labels = [
-            ("route", route.clone()),
-            ("method", SharedString::from(method_label(&method))),
-            ("status", status_label(status)),
-        ];
-        ::metrics::counter!(metrics::HTTP_REQUESTS, &labels).increment(1);
-        ::metrics::histogram!(metrics::HTTP_DURATION, "route" => route, "method" => method_label(&method))
-            .record(elapsed.as_secs_f64());
+        metrics::record_request(route, &method, status, elapsed);
         let response_length = response.body().size_hint().exact().map_or(-1, |n| n as i64);
         let edge = response.extensions().get::<EdgeFacts>();
         let source_ip = edge.and_then(|e| e.source_ip).or(peer);

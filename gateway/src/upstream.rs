@@ -266,9 +266,15 @@ impl CallContext {
                 .metadata_mut()
                 .insert(wire::TRACEPARENT, never_indexed(value));
         }
-        request.set_timeout(self.remaining());
-        if let Some(timeout) = request.metadata_mut().get_mut(wire::GRPC_TIMEOUT) {
-            timeout.set_sensitive(true);
+        // What tonic's `set_timeout` sends (and its transport enforces),
+        // without its `format!`.
+        let mut timeout = [0; 9];
+        if let Ok(value) =
+            AsciiMetadataValue::try_from(wire::write_grpc_timeout(self.remaining(), &mut timeout))
+        {
+            request
+                .metadata_mut()
+                .insert(wire::GRPC_TIMEOUT, never_indexed(value));
         }
         request
     }

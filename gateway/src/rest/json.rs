@@ -9,6 +9,8 @@
 //! answers stay as small as the messages and adding a field changes no
 //! answer that does not use it.
 
+use std::borrow::Cow;
+
 use prost_reflect::{
     DeserializeOptions, DynamicMessage, FieldDescriptor, Kind, MessageDescriptor, ReflectMessage,
     SerializeOptions, Value,
@@ -123,17 +125,17 @@ fn default_json(field: &FieldDescriptor) -> serde_json::Value {
 /// The etag of the resource an answer holds, for its `ETag` header: the
 /// message's own `etag` string field, or that of its one singular message
 /// field that has one (`PutItemResponse.song`).
-pub fn etag_of(message: &DynamicMessage) -> Option<String> {
-    fn own(message: &DynamicMessage) -> Option<String> {
+pub fn etag_of(message: &DynamicMessage) -> Option<&str> {
+    fn own(message: &DynamicMessage) -> Option<&str> {
         let field = message.descriptor().get_field_by_name("etag")?;
         if field.is_list() || field.kind() != Kind::String {
             return None;
         }
-        message
-            .get_field(&field)
-            .as_str()
-            .filter(|e| !e.is_empty())
-            .map(str::to_owned)
+        // A set field is borrowed; an unset one is an empty default.
+        match message.get_field(&field) {
+            Cow::Borrowed(Value::String(etag)) if !etag.is_empty() => Some(etag),
+            _ => None,
+        }
     }
     own(message).or_else(|| {
         let mut found = message.fields().filter_map(|(field, value)| match value {
@@ -230,10 +232,10 @@ mod tests {
             .get_message_by_name("music.v1.ListSongsResponse")
             .unwrap();
         let one = parse_message(&song, br#"{"artist": "A", "etag": "e1"}"#).unwrap();
-        assert_eq!(etag_of(&one).as_deref(), Some("e1"));
+        assert_eq!(etag_of(&one), Some("e1"));
         let wrapped =
             parse_message(&put, br#"{"replaced": true, "song": {"etag": "e2"}}"#).unwrap();
-        assert_eq!(etag_of(&wrapped).as_deref(), Some("e2"));
+        assert_eq!(etag_of(&wrapped), Some("e2"));
         let many = parse_message(&list, br#"{"songs": [{"etag": "a"}, {"etag": "b"}]}"#).unwrap();
         assert_eq!(etag_of(&many), None, "a list has no one etag");
         assert_eq!(etag_of(&DynamicMessage::new(song)), None);

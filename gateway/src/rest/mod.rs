@@ -343,13 +343,24 @@ async fn serve(
         None => json::render(&message),
     };
     let mut response = ([(header::CONTENT_TYPE, "application/json")], json).into_response();
-    if let Some(etag) = json::etag_of(&message)
-        && !etag.contains('"')
-        && let Ok(value) = HeaderValue::from_str(&format!("\"{etag}\""))
-    {
-        response.headers_mut().insert(header::ETAG, value);
+    if let Some(etag) = json::etag_of(&message).and_then(quoted_etag) {
+        response.headers_mut().insert(header::ETAG, etag);
     }
     response
+}
+
+/// `etag` as an `ETag` value (quoted: a strong validator), unless it has a
+/// quote or a byte a header cannot carry. Written by hand: `format!` was
+/// 1 % of a `/v1` GetItem's instructions in the gateway.
+fn quoted_etag(etag: &str) -> Option<HeaderValue> {
+    if etag.contains('"') {
+        return None;
+    }
+    let mut quoted = String::with_capacity(etag.len() + 2);
+    quoted.push('"');
+    quoted.push_str(etag);
+    quoted.push('"');
+    HeaderValue::try_from(quoted).ok()
 }
 
 /// A descriptor pool of music.v1's and one more proto file, compiled from
@@ -375,7 +386,18 @@ pub(crate) fn fixture_pool(source: &str) -> Result<DescriptorPool, String> {
 
 #[cfg(test)]
 mod tests {
-    use super::is_v1;
+    use super::{is_v1, quoted_etag};
+
+    #[test]
+    fn an_etag_is_sent_quoted_unless_it_cannot_be() {
+        assert_eq!(
+            quoted_etag("0e8b96f24720a3744cc4f899b58caab8").unwrap(),
+            "\"0e8b96f24720a3744cc4f899b58caab8\""
+        );
+        for bad in ["with\"quote", "line\nbreak", "nul\0"] {
+            assert_eq!(quoted_etag(bad), None, "{bad:?}");
+        }
+    }
 
     #[test]
     fn v1_is_the_api_root_and_every_path_under_it() {

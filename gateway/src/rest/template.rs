@@ -361,7 +361,13 @@ impl Template {
                         let parts: Vec<&str> = (start..end).map(|i| fit.segment(i)).collect();
                         decode_keeping_slashes(&parts.join("/"))
                     } else {
-                        percent_encoding::percent_decode_str(fit.segment(start)).collect()
+                        // Sized for the encoded text, which is the most
+                        // the decoded can be: collected, the vector started
+                        // at a third of that and grew, for every variable.
+                        let segment = fit.segment(start);
+                        let mut bytes = Vec::with_capacity(segment.len());
+                        bytes.extend(percent_encoding::percent_decode_str(segment));
+                        bytes
                     };
                     String::from_utf8(bytes).map_err(|_| NotUtf8 {
                         field: variable.dotted(),

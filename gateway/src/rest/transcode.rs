@@ -59,13 +59,15 @@ pub fn request_message(
 
     for (fields, value) in route.bindings.iter().zip(values) {
         let leaf = fields.last().expect("a binding names a field");
-        let name = dotted(fields);
-        let parsed = scalar(leaf, &value)
-            .map_err(|why| Failure::invalid(format!("The path segment for '{name}' {why}.")))?;
+        // The field's dotted name is written only into an error.
+        let parsed = scalar(leaf, &value).map_err(|why| {
+            Failure::invalid(format!("The path segment for '{}' {why}.", dotted(fields)))
+        })?;
         let target = nested_mut(&mut message, &fields[..fields.len() - 1]);
         if target.has_field(leaf) && *target.get_field(leaf) != parsed {
             return Err(Failure::invalid(format!(
-                "'{name}' is given by the path and, with another value, by the body; leave it out of the body."
+                "'{}' is given by the path and, with another value, by the body; leave it out of the body.",
+                dotted(fields)
             )));
         }
         target.set_field(leaf, parsed);
