@@ -5,8 +5,10 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use http::HeaderName;
+use http::{HeaderName, HeaderValue};
 use music_runtime::traceparent;
+use tower_http::request_id::{MakeRequestId, RequestId};
+use uuid::Uuid;
 
 pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub const X_AMZN_REQUEST_ID: HeaderName = HeaderName::from_static("x-amzn-requestid");
@@ -109,6 +111,21 @@ fn push_hex(out: &mut String, bytes: &[u8]) {
     out.push_str(std::str::from_utf8(hex).expect("hex is ASCII"));
 }
 
+/// Makes the id of a request that came without a usable one: a UUID v4, as
+/// tower-http's `MakeRequestUuid` makes it, but written into a buffer on the
+/// stack, where that one goes through `Display` into a `String` and parses
+/// it back (callgrind, BENCHMARKS.md).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MakeRequestUuid;
+
+impl MakeRequestId for MakeRequestUuid {
+    fn make_request_id<B>(&mut self, _: &http::Request<B>) -> Option<RequestId> {
+        let mut buffer = Uuid::encode_buffer();
+        let id = Uuid::new_v4().hyphenated().encode_lower(&mut buffer);
+        HeaderValue::from_str(id).ok().map(RequestId::new)
+    }
+}
+
 /// The caller's `traceparent` header, as text.
 pub fn incoming_traceparent(headers: &http::HeaderMap) -> Option<&str> {
     headers.get(&TRACEPARENT).and_then(|v| v.to_str().ok())
@@ -116,9 +133,29 @@ pub fn incoming_traceparent(headers: &http::HeaderMap) -> Option<&str> {
 
 #[cfg(test)]
 mod tests {
-    use http::HeaderValue;
-
     use super::*;
+
+    #[test]
+    fn request_ids_made_here_are_distinct_uuid_v4s() {
+        let request = http::Request::new(());
+        let mut make = MakeRequestUuid;
+        let ids: Vec<String> = (0..2)
+            .map(|_| {
+                let id = make.make_request_id(&request).expect("an id");
+                id.header_value().to_str().unwrap().to_owned()
+            })
+            .collect();
+        for id in &ids {
+            let parsed = Uuid::parse_str(id).expect("a UUID");
+            assert_eq!(parsed.get_version_num(), 4, "{id}");
+            assert_eq!(
+                id,
+                &parsed.hyphenated().to_string(),
+                "lowercase, hyphenated"
+            );
+        }
+        assert_ne!(ids[0], ids[1]);
+    }
 
     #[test]
     fn echoed_text_is_bounded() {

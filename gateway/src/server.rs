@@ -24,14 +24,14 @@ use music_runtime::{
 use tokio::{net::TcpListener, sync::watch};
 use tokio_rustls::TlsAcceptor;
 use tower::{Service, ServiceBuilder, ServiceExt};
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 
 use crate::{
     access::{self, AccessLog, template::Template},
     edge::{self, Edge, EdgeError, usage::Flush},
     error::ApiError,
     execution::ExecutionLog,
-    request::X_REQUEST_ID,
+    request::{MakeRequestUuid, X_REQUEST_ID},
     resource::ResourceNames,
     rest::{self, Descriptors, Rest},
     settings::GatewaySettings,
