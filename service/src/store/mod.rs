@@ -682,26 +682,48 @@ where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: fmt::Debug + Send + Sync + 'static,
 {
-    async fn observed(self, operation: Operation) -> Result<T, StoreError> {
-        let started = std::time::Instant::now();
-        let result = self.await.map_err(|e| StoreError::from_sdk(operation, e));
-        let name = operation.as_str();
-        match &result {
-            Ok(_) => kept(&CALLS_OK[operation as usize], || {
-                metrics::counter!(crate::metrics::DYNAMODB_CALLS, "operation" => name, "outcome" => "ok")
-            })
-            .increment(1),
-            // Failures are rare, and their codes many: looked up each time.
-            Err(error) => metrics::counter!(crate::metrics::DYNAMODB_CALLS, "operation" => name, "outcome" => error.code.clone())
-                .increment(1),
+    /// The SDK's call is put on the heap first. Its future holds the whole
+    /// orchestrator, kilobytes; held inline, it made every future around it
+    /// (the store call, the RPC, the future tonic boxes) as large, and each
+    /// was copied whole when moved: memcpy was a ninth of the service's
+    /// instructions per GetItem (callgrind, BENCHMARKS.md).
+    fn observed(self, operation: Operation) -> impl Future<Output = Result<T, StoreError>> {
+        let call = Box::pin(self);
+        async move {
+            let started = std::time::Instant::now();
+            let result = call.await;
+            record(operation, started, result)
         }
-        kept(
-            &CALL_DURATIONS[operation as usize],
-            || metrics::histogram!(crate::metrics::DYNAMODB_DURATION, "operation" => name),
-        )
-        .record(started.elapsed().as_secs_f64());
-        result
     }
+}
+
+/// `result` of a call of `operation` as the store answers it, counted.
+fn record<T, E, R>(
+    operation: Operation,
+    started: std::time::Instant,
+    result: Result<T, SdkError<E, R>>,
+) -> Result<T, StoreError>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: fmt::Debug + Send + Sync + 'static,
+{
+    let result = result.map_err(|e| StoreError::from_sdk(operation, e));
+    let name = operation.as_str();
+    match &result {
+        Ok(_) => kept(&CALLS_OK[operation as usize], || {
+            metrics::counter!(crate::metrics::DYNAMODB_CALLS, "operation" => name, "outcome" => "ok")
+        })
+        .increment(1),
+        // Failures are rare, and their codes many: looked up each time.
+        Err(error) => metrics::counter!(crate::metrics::DYNAMODB_CALLS, "operation" => name, "outcome" => error.code.clone())
+            .increment(1),
+    }
+    kept(
+        &CALL_DURATIONS[operation as usize],
+        || metrics::histogram!(crate::metrics::DYNAMODB_DURATION, "operation" => name),
+    )
+    .record(started.elapsed().as_secs_f64());
+    result
 }
 
 /// Each operation's count of successful calls and its latency, registered
