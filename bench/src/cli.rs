@@ -49,12 +49,13 @@ pub(crate) enum Command {
     /// minutes (20 s of capacity burst, 60 s of warm-up, 10 min judged).
     Soak(SoakSettings),
     /// Instructions per request: each measured process (the ceiling, the
-    /// service, the pure gateway, the in-process gateway) in turn under
-    /// valgrind's callgrind, counting only while its route is loaded, the
-    /// processes it talks to running natively; one table (markdown, stdout).
-    /// User space only, and repeatable to a fraction of a percent on a busy
+    /// service, the pure gateway, the in-process gateway, and grpc-gateway
+    /// when given) in turn under valgrind's callgrind, counting only while
+    /// its route is loaded, the processes it talks to running natively; one
+    /// table (markdown, stdout) and the targets that compare its rows. User
+    /// space only, and repeatable to a fraction of a percent on a busy
     /// machine, where CPU time per request is not: for judging a change to
-    /// the code. Needs valgrind and wrk; takes about two minutes.
+    /// the code. Needs valgrind and wrk; takes about two and a half minutes.
     Instructions(InstructionSettings),
 }
 
