@@ -62,8 +62,9 @@ pub fn grpc_timeout(value: &str) -> Option<Duration> {
 }
 
 /// `budget` as a `grpc-timeout` value: the finest unit in which it takes at
-/// most 8 digits, as tonic and grpc-go write it (29 s is `29000000u`); a
-/// budget past 2^64 ns (584 years) is written as 2^64 ns.
+/// most 8 digits, as tonic and grpc-go write it (29 s is `29000000u`). A
+/// budget is counted in u64 nanoseconds, so one past 584 years is written
+/// as 2^64 − 1 ns in hours (`5124095H`).
 ///
 /// Written into a buffer on the stack: tonic's `Request::set_timeout` goes
 /// through `format!`, for every call the gateway makes.
@@ -81,7 +82,7 @@ pub fn write_grpc_timeout(budget: Duration, out: &mut [u8; 9]) -> &[u8] {
     .into_iter()
     .map(|(nanos_per_unit, unit)| (nanos / nanos_per_unit, unit))
     .find(|&(amount, _)| amount <= MAX)
-    .unwrap_or((MAX, b'H'));
+    .expect("u64::MAX nanoseconds are 5,124,095 hours, under 8 digits");
     out[8] = unit;
     let mut start = 8;
     loop {

@@ -333,7 +333,9 @@ async fn measure(
     // "Item not found", and the row would mislead).
     match route {
         Route::Tutorial => check_get_item(addr).await?,
-        Route::V1 => check_v1_get_item(addr).await?,
+        Route::V1 => {
+            check_v1_get_item(addr, &format!("the {}'s /v1 GetItem", process.label())).await?
+        }
         Route::Ceiling | Route::Grpc => {}
     }
     load(settings.warmup_secs).await?;

@@ -630,7 +630,7 @@ impl Bench {
         // ListTables answers 200 once the peer reaches the service: its
         // readiness, as /readyz is our gateway's.
         await_ready(&mut peer, http, "/v1/tables").await?;
-        check_song(http, V1_ITEM_PATH, &[], "grpc-gateway's /v1 GetItem").await?;
+        check_v1_get_item(http, "grpc-gateway's /v1 GetItem").await?;
         let mut stack = Stack::new("two processes, embedded, grpc-gateway peer", vec![peer]);
         stack.settle().await;
         let cpu_of = [service_pid, stack.programs[0].pid()];
@@ -784,9 +784,9 @@ pub(crate) async fn await_ready(
     }
 }
 
-/// The gateway's `/v1` GetItem finds the seeded song.
-pub(crate) async fn check_v1_get_item(addr: SocketAddr) -> Result<(), BenchError> {
-    check_song(addr, V1_ITEM_PATH, &[], "the gateway's /v1 GetItem").await
+/// The `/v1` GetItem of `what` (a gateway) finds the seeded song.
+pub(crate) async fn check_v1_get_item(addr: SocketAddr, what: &str) -> Result<(), BenchError> {
+    check_song(addr, V1_ITEM_PATH, &[], what).await
 }
 
 /// The gateway's GetItem finds the seeded song (else every measured answer

@@ -31,6 +31,10 @@ pub const UPKEEP_THREAD: &str = "metrics-upkeep";
 pub fn prometheus() -> &'static PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE.get_or_init(|| {
+        // No idle timeout: both programs keep the handles of their hot
+        // series (the service's `metrics::kept`, the gateway's
+        // `record_request`), which a recorder that dropped idle series
+        // would leave counting into series no longer exported.
         let handle = PrometheusBuilder::new()
             .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), LATENCY_BUCKETS)
             .expect("the bucket list is not empty")

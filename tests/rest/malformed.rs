@@ -286,3 +286,22 @@ async fn malformed_requests_are_4xx_statuses_with_the_service_in_process() {
 async fn malformed_requests_are_4xx_statuses_behind_a_pure_gateway() {
     every_malformed_request_is_a_4xx_status(Mode::Pure).await;
 }
+
+/// Paths that only begin with the letters of `/v1` are the tutorial's to
+/// answer: its 404, which lists its resources, not the `/v1` API's
+/// `google.rpc.Status` (the router tells the two apart in its fallback).
+#[tokio::test]
+async fn paths_that_only_begin_like_v1_get_the_tutorials_404() {
+    let gateway = music_testkit::Program::in_process_gateway(&[]).await;
+    for path in ["/v1x", "/v10/tables", "//v1/tables"] {
+        let answer = Curl::request("GET", format!("{}{path}", gateway.url("http")))
+            .send()
+            .await;
+        assert_eq!(answer.status, 404, "{path}: {}", answer.body);
+        assert!(
+            answer.body.contains(&format!("No resource at {path}.")),
+            "{path}: {}",
+            answer.body
+        );
+    }
+}

@@ -401,7 +401,13 @@ mod tests {
 
     #[test]
     fn v1_is_the_api_root_and_every_path_under_it() {
-        for path in ["/v1", "/v1/", "/v1/tables", "/v1/tables/Music/songs:stream"] {
+        for path in [
+            "/v1",
+            "/v1/",
+            "/v1//x",
+            "/v1/tables",
+            "/v1/tables/Music/songs:stream",
+        ] {
             assert!(is_v1(path), "{path}");
         }
         // The tutorial's routes take the rest, also where a name starts
@@ -412,6 +418,7 @@ mod tests {
             "/v1x",
             "/V1/tables",
             "/Test/v1/tables",
+            "//v1",
             "",
         ] {
             assert!(!is_v1(path), "{path}");

@@ -169,18 +169,14 @@ impl RouteSet {
     ) -> Result<Matched<'r>, Unrouted> {
         let mut allowed: Vec<&Method> = Vec::new();
         for route in &self.routes {
-            if !route.template.fits(path) {
-                continue;
-            }
             // Only the route that serves the request decodes its values:
             // the routes of the same path for other methods come first as
-            // often as not.
-            if route.method == *method
-                && let Some(values) = route.template.matches(path)
-            {
-                return Ok(Matched { route, values });
-            }
-            if !allowed.contains(&&route.method) {
+            // often as not, and are only told whether they fit.
+            if route.method == *method {
+                if let Some(values) = route.template.matches(path) {
+                    return Ok(Matched { route, values });
+                }
+            } else if route.template.fits(path) && !allowed.contains(&&route.method) {
                 allowed.push(&route.method);
             }
         }

@@ -133,12 +133,12 @@ impl<'p> RawPath<'p> {
 }
 
 /// Room for the segments of every route music.proto has (a song's path has
-/// six), so that parsing one allocates once.
+/// seven), so that parsing one allocates once.
 const SEGMENTS_USUALLY: usize = 8;
 
 /// `.` or `..`, each dot written as itself or as `%2e`/`%2E`. Read in place:
-/// every `/v1` request's path is checked segment by segment (twice, with the
-/// edge's naming), and two `str::replace` per segment were an eighth of the
+/// every `/v1` request's path is checked segment by segment (again when the
+/// edge names it), and two `str::replace` per segment were an eighth of the
 /// gateway's instructions for a `/v1` GetItem (callgrind, BENCHMARKS.md).
 fn is_dot_segment(segment: &str) -> bool {
     let mut rest = segment.as_bytes();

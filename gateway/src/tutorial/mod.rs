@@ -74,7 +74,8 @@ impl From<ParamError> for ApiError {
     }
 }
 
-/// The router's fallback: every request that is not an admin path.
+/// Every request the router's fallback does not give to `/v1`
+/// (`rest::is_v1`): the tutorial's routes, or their 404 and 405.
 pub async fn dispatch(State(tutorial): State<Arc<Tutorial>>, request: Request) -> Response {
     // The integration timeout counts from arrival, as API Gateway's does.
     let arrived = Instant::now();
