@@ -41,25 +41,6 @@ use crate::{
     tutorial::routes::RouteTable,
 };
 
-/// Counts a request in the in-flight gauge until it drops, which happens also
-/// when the client goes away and the request is abandoned. (tower-http's
-/// in-flight counter reports on an interval; a scrape right after a burst
-/// would read a stale count.)
-struct InFlightGauge(::metrics::Gauge);
-
-impl InFlightGauge {
-    fn enter(gauge: &::metrics::Gauge) -> Self {
-        gauge.increment(1.0);
-        Self(gauge.clone())
-    }
-}
-
-impl Drop for InFlightGauge {
-    fn drop(&mut self) {
-        self.0.decrement(1.0);
-    }
-}
-
 /// The route a request matched, named by its path template
 /// (`/v1/tables/{table_name}`): a route family that is not in the tutorial's
 /// table puts it in its response's extensions, so that the access log and the
@@ -210,7 +191,7 @@ impl AccessLayer {
         crate::metrics::prometheus();
         Self {
             log: Arc::new(log),
-            in_flight: ::metrics::gauge!(metrics::HTTP_IN_FLIGHT),
+            in_flight: metrics::in_flight_gauge(),
         }
     }
 }
@@ -300,7 +281,7 @@ struct Pending {
     version: http::Version,
     template_headers: Option<(Option<String>, Option<String>)>,
     uri: http::Uri,
-    _in_flight: InFlightGauge,
+    _in_flight: metrics::InFlight,
 }
 
 impl Pending {
@@ -357,7 +338,7 @@ impl Pending {
             version: request.version(),
             template_headers,
             uri: request.uri().clone(),
-            _in_flight: InFlightGauge::enter(&layer.in_flight),
+            _in_flight: metrics::InFlight::enter(&layer.in_flight),
         }
     }
 

@@ -5,7 +5,7 @@
 use std::{cell::RefCell, collections::HashMap, time::Duration};
 
 use http::Method;
-use metrics::{Counter, Histogram};
+use metrics::{Counter, Gauge, Histogram};
 use metrics_exporter_prometheus::PrometheusHandle;
 
 pub const HTTP_REQUESTS: &str = "music_http_requests_total";
@@ -105,5 +105,31 @@ fn method_label(method: &Method) -> &'static str {
         Method::OPTIONS => "OPTIONS",
         Method::PATCH => "PATCH",
         _ => "OTHER",
+    }
+}
+
+/// `music_http_requests_in_flight`, registered once by the access layer.
+pub fn in_flight_gauge() -> Gauge {
+    prometheus();
+    metrics::gauge!(HTTP_IN_FLIGHT)
+}
+
+/// Counts a request in the in-flight gauge until it drops, which happens also
+/// when the client goes away and the request is abandoned. (tower-http's
+/// in-flight counter reports on an interval; a scrape right after a burst
+/// would read a stale count.)
+#[derive(Debug)]
+pub struct InFlight(Gauge);
+
+impl InFlight {
+    pub fn enter(gauge: &Gauge) -> Self {
+        gauge.increment(1.0);
+        Self(gauge.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.decrement(1.0);
     }
 }
