@@ -23,7 +23,7 @@ use std::{
     time::Duration,
 };
 
-use music_testkit::{Program, program::IN_PROCESS_GATEWAY_ARGS};
+use music_testkit::{Program, program::IN_PROCESS_LISTENER_ARGS};
 use tokio::process::Command;
 
 use crate::{
@@ -494,7 +494,11 @@ async fn in_process(
             name: "music-gateway",
             label: "music-gateway in-process (callgrind)",
             path: &binaries.gateway,
-            args: IN_PROCESS_GATEWAY_ARGS.map(String::from).to_vec(),
+            args: IN_PROCESS_LISTENER_ARGS
+                .iter()
+                .chain(&["--in-memory"])
+                .map(|arg| arg.to_string())
+                .collect(),
             env: &[],
             listening: 3,
             ready: ("http", "/readyz"),

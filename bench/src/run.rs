@@ -17,7 +17,7 @@ use music_testkit::{
     Program,
     dynamodb_local::DynamoDbLocal,
     http,
-    program::Builder,
+    program::{Builder, IN_PROCESS_LISTENER_ARGS},
     sample::{self, Peak},
 };
 
@@ -418,16 +418,7 @@ impl Bench {
             || v1_inproc.is_some()
             || write_mix.is_some_and(|w| self.selected(w))
         {
-            let mut args: Vec<String> = [
-                "--listen",
-                "127.0.0.1:0",
-                "--grpc-listen",
-                "127.0.0.1:0",
-                "--admin-listen",
-                "127.0.0.1:0",
-            ]
-            .map(String::from)
-            .to_vec();
+            let mut args: Vec<String> = IN_PROCESS_LISTENER_ARGS.map(String::from).to_vec();
             args.extend(store_args.iter().cloned());
             let mut gateway = self
                 .program(

@@ -336,7 +336,7 @@ mod tests {
                 assert_eq!(value.to_str().unwrap(), expected);
             }
         }
-        // tonic's own format: at most 8 digits and a unit, here microseconds.
+        // tonic's format (wire::write_grpc_timeout): at most 8 digits and a unit, here microseconds.
         let timeout = metadata.get(wire::GRPC_TIMEOUT).unwrap().to_str().unwrap();
         let micros: u64 = timeout.strip_suffix('u').unwrap().parse().unwrap();
         assert!((28_000_000..=29_000_000).contains(&micros), "{timeout}");

@@ -402,17 +402,16 @@ impl Drop for LogStall {
     }
 }
 
-/// music-gateway's arguments for the service in its process on an in-memory
-/// store, every listener (REST, gRPC, admin) on any port: three `listening
-/// on` lines.
-pub const IN_PROCESS_GATEWAY_ARGS: [&str; 7] = [
+/// music-gateway's listeners when it runs the service in its process, every
+/// one (REST, gRPC, admin) on any port: three `listening on` lines. The
+/// store's arguments come after them.
+pub const IN_PROCESS_LISTENER_ARGS: [&str; 6] = [
     "--listen",
     "127.0.0.1:0",
     "--grpc-listen",
     "127.0.0.1:0",
     "--admin-listen",
     "127.0.0.1:0",
-    "--in-memory",
 ];
 
 /// A running program; killed (SIGKILL) when dropped.
@@ -490,7 +489,8 @@ impl Program {
     /// an in-memory store, every listener (REST, gRPC, admin) on any port,
     /// with `args` added.
     pub async fn in_process_gateway(args: &[&str]) -> Self {
-        let mut all = IN_PROCESS_GATEWAY_ARGS.to_vec();
+        let mut all = IN_PROCESS_LISTENER_ARGS.to_vec();
+        all.push("--in-memory");
         all.extend_from_slice(args);
         Self::start("music-gateway", &all, &[], 3).await
     }
