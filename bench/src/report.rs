@@ -6,6 +6,7 @@
 
 use std::{fmt::Write as _, process::Command, time::Duration};
 
+use music_testkit::sample::CpuTime;
 use procfs::{CpuInfo, Current, LoadAverage, Meminfo};
 
 use crate::scenario::{ScenarioId, Store};
@@ -24,8 +25,8 @@ pub(crate) struct Cell {
     /// request: less sensitive to a busy machine than requests/s.
     pub(crate) cpu_per_request: Option<Duration>,
     /// The same per measured process, in the stack's order (the service,
-    /// then the gateway), when more than one was measured.
-    pub(crate) cpu_by_process: Vec<Duration>,
+    /// then the gateway), user and kernel time apart.
+    pub(crate) cpu_by_process: Vec<CpuTime>,
 }
 
 /// The concurrency the targets are stated at.
@@ -276,31 +277,46 @@ impl Report {
         // A two-process cell's CPU per request as [service, gateway].
         let split_of = |scenario: S| {
             self.cell(scenario)
-                .and_then(|c| <[Duration; 2]>::try_from(c.cpu_by_process.clone()).ok())
+                .and_then(|c| <[CpuTime; 2]>::try_from(c.cpu_by_process.clone()).ok())
         };
         // The two-process GetItem's CPU, by process, against the ceiling's.
+        // Each value also says the ratio of user time and of kernel time
+        // apart: the instruction counts (`music-bench instructions`) see
+        // the first only.
         let split = split_of(S::RestTwoProcess);
-        let ceiling = self.cell(S::Ceiling).and_then(|c| c.cpu_per_request);
-        let times = |what: &str, value: Option<f64>, limit: f64| Ratio {
-            what: what.into(),
-            value: value.map_or("n/a".into(), |v| format!("{v:.1} ×")),
-            target: format!("≤ {limit} ×"),
-            met: value.map(|v| v <= limit),
+        let ceiling = self
+            .cell(S::Ceiling)
+            .and_then(|c| <[CpuTime; 1]>::try_from(c.cpu_by_process.clone()).ok())
+            .map(|[ceiling]| ceiling);
+        let times = |what: &str, compared: Option<(CpuTime, CpuTime)>, limit: f64| {
+            let value = compared.map(|(ours, base)| over(ours.total(), base.total()));
+            Ratio {
+                what: what.into(),
+                value: compared.map_or("n/a".into(), |(ours, base)| {
+                    let show = |v: f64| format!("{v:.1} ×");
+                    format!(
+                        "{}{}",
+                        show(over(ours.total(), base.total())),
+                        user_and_kernel(ours, base, show)
+                    )
+                }),
+                target: format!("≤ {limit} ×"),
+                met: value.map(|v| v <= limit),
+            }
         };
-        let over = |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64().max(1e-12);
         ratios.push(times(
             "pure gateway's CPU per rest-2proc request / ceiling's CPU per request",
-            split.zip(ceiling).map(|([_, gateway], c)| over(gateway, c)),
+            split.zip(ceiling).map(|([_, gateway], c)| (gateway, c)),
             2.5,
         ));
         ratios.push(times(
             "service's CPU per rest-2proc GetItem (embedded store) / ceiling's CPU per request",
-            split.zip(ceiling).map(|([service, _], c)| over(service, c)),
+            split.zip(ceiling).map(|([service, _], c)| (service, c)),
             6.0,
         ));
         ratios.push(times(
             "pure gateway's CPU per request / service's, rest-2proc",
-            split.map(|[service, gateway]| over(gateway, service)),
+            split.map(|[service, gateway]| (gateway, service)),
             0.5,
         ));
         // CPU per request of one route against another on the same stack.
@@ -344,16 +360,24 @@ impl Report {
             S::PeerTwoProcess,
             1.5,
         ));
-        let by_gateway = split_of(S::RestV1TwoProcess)
+        let gateways = split_of(S::RestV1TwoProcess)
             .zip(split_of(S::PeerTwoProcess))
-            .map(|([_, ours], [_, peer])| over(ours, peer));
+            .map(|([_, ours], [_, peer])| (ours, peer));
+        let by_gateway = gateways.map(|(ours, peer)| over(ours.total(), peer.total()));
+        let percent = |v: f64| format!("{:.0} %", v * 100.0);
         ratios.push(Ratio {
             what: format!(
                 "ours vs grpc-gateway (Go), /v1: gateway's CPU per request (service left out), {} / {}",
                 S::RestV1TwoProcess.name(),
                 S::PeerTwoProcess.name()
             ),
-            value: by_gateway.map_or("n/a".into(), |v| format!("{:.0} %", v * 100.0)),
+            value: gateways.map_or("n/a".into(), |(ours, peer)| {
+                format!(
+                    "{}{}",
+                    percent(over(ours.total(), peer.total())),
+                    user_and_kernel(ours, peer, percent)
+                )
+            }),
             target: "≤ 50 %".into(),
             met: by_gateway.map(|v| v <= 0.5),
         });
@@ -444,12 +468,31 @@ struct Ratio {
 fn cpu_cell(cell: &Cell) -> String {
     match cell.cpu_per_request {
         None => "-".into(),
-        Some(total) if cell.cpu_by_process.is_empty() => duration(total),
+        Some(total) if cell.cpu_by_process.len() < 2 => duration(total),
         Some(total) => {
-            let parts: Vec<String> = cell.cpu_by_process.iter().map(|d| duration(*d)).collect();
+            let parts: Vec<String> = cell
+                .cpu_by_process
+                .iter()
+                .map(|cpu| duration(cpu.total()))
+                .collect();
             format!("{} ({})", duration(total), parts.join(" + "))
         }
     }
+}
+
+/// `a / b`, for CPU times (a zero `b` does not divide by zero).
+fn over(a: Duration, b: Duration) -> f64 {
+    a.as_secs_f64() / b.as_secs_f64().max(1e-12)
+}
+
+/// The same comparison of two CPU times in user time and in kernel time
+/// apart, each shown by `show`, for a ratio's value: ` (user …, kernel …)`.
+fn user_and_kernel(ours: CpuTime, base: CpuTime, show: impl Fn(f64) -> String) -> String {
+    format!(
+        " (user {}, kernel {})",
+        show(over(ours.user, base.user)),
+        show(over(ours.system, base.system))
+    )
 }
 
 /// A latency: µs below 1 ms, else ms with two decimals, else s.
@@ -545,15 +588,19 @@ mod tests {
         }
     }
 
-    #[test]
-    fn ratios_are_missing_when_their_scenarios_did_not_run() {
-        let ratios = report_of(Vec::new()).ratios();
-        assert!(ratios.iter().all(|r| r.met.is_none()));
-    }
-
-    #[test]
-    fn the_peer_is_compared_by_requests_and_by_the_gateways_own_cpu() {
-        let row = |scenario, requests_per_sec, service_us, gateway_us| Row {
+    /// A measured two-process cell: the service's CPU per request, and the
+    /// gateway's as (user, kernel), in µs.
+    fn two_process_row(
+        scenario: ScenarioId,
+        requests_per_sec: f64,
+        service_us: u64,
+        (user_us, kernel_us): (u64, u64),
+    ) -> Row {
+        let cpu = |user: u64, kernel: u64| CpuTime {
+            user: Duration::from_micros(user),
+            system: Duration::from_micros(kernel),
+        };
+        Row {
             scenario,
             concurrency: TARGET_CONCURRENCY,
             cell: Cell {
@@ -563,17 +610,52 @@ mod tests {
                 p99: Duration::from_micros(900),
                 p999: Duration::from_micros(1000),
                 errors: 0,
-                cpu_per_request: Some(Duration::from_micros(service_us + gateway_us)),
-                cpu_by_process: vec![
-                    Duration::from_micros(service_us),
-                    Duration::from_micros(gateway_us),
-                ],
+                cpu_per_request: Some(Duration::from_micros(service_us + user_us + kernel_us)),
+                cpu_by_process: vec![cpu(service_us, 0), cpu(user_us, kernel_us)],
             },
-        };
+        }
+    }
+
+    #[test]
+    fn the_gateway_against_the_ceiling_shows_user_and_kernel_time_apart() {
+        let mut report = report_of(Vec::new());
+        let mut ceiling = two_process_row(ScenarioId::Ceiling, 80_000.0, 0, (6, 4));
+        ceiling.cell.cpu_per_request = Some(Duration::from_micros(10));
+        ceiling.cell.cpu_by_process.remove(0);
+        report.rows = vec![
+            ceiling,
+            two_process_row(ScenarioId::RestTwoProcess, 7000.0, 150, (30, 20)),
+        ];
+        let ratio = report
+            .ratios()
+            .into_iter()
+            .find(|r| {
+                r.what
+                    .starts_with("pure gateway's CPU per rest-2proc request / ceiling's")
+            })
+            .expect("the gateway against the ceiling");
+        assert_eq!(ratio.value, "5.0 × (user 5.0 ×, kernel 5.0 ×)");
+        assert_eq!(ratio.met, Some(false));
+        let service = report
+            .ratios()
+            .into_iter()
+            .find(|r| r.what.starts_with("service's CPU per rest-2proc GetItem"))
+            .expect("the service against the ceiling");
+        assert_eq!(service.value, "15.0 × (user 25.0 ×, kernel 0.0 ×)");
+    }
+
+    #[test]
+    fn ratios_are_missing_when_their_scenarios_did_not_run() {
+        let ratios = report_of(Vec::new()).ratios();
+        assert!(ratios.iter().all(|r| r.met.is_none()));
+    }
+
+    #[test]
+    fn the_peer_is_compared_by_requests_and_by_the_gateways_own_cpu() {
         let mut report = report_of(Vec::new());
         report.rows = vec![
-            row(ScenarioId::RestV1TwoProcess, 9000.0, 150, 40),
-            row(ScenarioId::PeerTwoProcess, 5000.0, 150, 100),
+            two_process_row(ScenarioId::RestV1TwoProcess, 9000.0, 150, (25, 15)),
+            two_process_row(ScenarioId::PeerTwoProcess, 5000.0, 150, (80, 20)),
         ];
         let ratios = report.ratios();
         let judged = |prefix: &str| {
@@ -587,9 +669,10 @@ mod tests {
             judged("ours vs grpc-gateway (Go), /v1: rest-v1-2proc / peer-2proc req/s"),
             ("180 %".to_owned(), Some(true))
         );
+        // Judged by the whole CPU time; user and kernel time shown apart.
         assert_eq!(
             judged("ours vs grpc-gateway (Go), /v1: gateway's CPU"),
-            ("40 %".to_owned(), Some(true))
+            ("40 % (user 31 %, kernel 75 %)".to_owned(), Some(true))
         );
         // The peer is not ours: no p99 / p50 target for it.
         assert!(!ratios.iter().any(|r| r.what == "p99 / p50, peer-2proc"));

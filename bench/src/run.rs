@@ -18,7 +18,7 @@ use music_testkit::{
     dynamodb_local::DynamoDbLocal,
     http,
     program::{Builder, IN_PROCESS_LISTENER_ARGS},
-    sample::{self, Peak},
+    sample::{self, CpuTime, Peak},
 };
 
 use crate::{
@@ -673,23 +673,23 @@ impl Bench {
             if !warmup.is_zero() {
                 self.drive(load, concurrency, warmup).await?;
             }
-            let cpu_before: Vec<Option<Duration>> =
-                pids.iter().map(|pid| sample::cpu_time(*pid)).collect();
+            let cpu_before: Vec<Option<CpuTime>> =
+                pids.iter().map(|pid| CpuTime::of(*pid)).collect();
             let mut cell = self.drive(load, concurrency, duration).await?;
-            let spent: Option<Vec<Duration>> = pids
+            let spent: Option<Vec<CpuTime>> = pids
                 .iter()
                 .zip(&cpu_before)
-                .map(|(pid, before)| Some(sample::cpu_time(*pid)?.saturating_sub((*before)?)))
+                .map(|(pid, before)| Some(CpuTime::of(*pid)?.since((*before)?)))
                 .collect();
             if let Some(spent) = spent
                 && cell.requests > 0
             {
-                let per_request =
-                    |d: Duration| Duration::from_secs_f64(d.as_secs_f64() / cell.requests as f64);
-                cell.cpu_per_request = Some(per_request(spent.iter().sum()));
-                if spent.len() > 1 {
-                    cell.cpu_by_process = spent.into_iter().map(per_request).collect();
-                }
+                let per_request: Vec<CpuTime> = spent
+                    .into_iter()
+                    .map(|cpu| cpu.per(cell.requests))
+                    .collect();
+                cell.cpu_per_request = Some(per_request.iter().map(|cpu| cpu.total()).sum());
+                cell.cpu_by_process = per_request;
             }
             let rss: Vec<String> = pids
                 .iter()
@@ -698,8 +698,9 @@ impl Bench {
                         .map_or("?".into(), |kib| format!("{:.1}", kib as f64 / 1024.0))
                 })
                 .collect();
+            let kernel: Duration = cell.cpu_by_process.iter().map(|cpu| cpu.system).sum();
             eprintln!(
-                "  {:<16} c={:<4} {:>9.0} req/s ({} requests)  p50 {:>9}  p99 {:>9}  p99.9 {:>9}  errors {}  CPU/req {}  (RSS MiB now: {})",
+                "  {:<16} c={:<4} {:>9.0} req/s ({} requests)  p50 {:>9}  p99 {:>9}  p99.9 {:>9}  errors {}  CPU/req {} (kernel {})  (RSS MiB now: {})",
                 scenario.name(),
                 concurrency,
                 cell.requests_per_sec,
@@ -709,6 +710,7 @@ impl Bench {
                 report::duration(cell.p999),
                 cell.errors,
                 cell.cpu_per_request.map_or("-".into(), report::duration),
+                report::duration(kernel),
                 rss.join(", ")
             );
             self.rows.push(Row {

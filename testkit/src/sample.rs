@@ -1,9 +1,9 @@
 //! What the tests and the bench measure of a running process, read from
 //! `/proc` (Linux) with the `procfs` crate: its resident memory, the CPU time
-//! it has used, its open descriptors; and a sampler that keeps the peak of
-//! such a measure while load runs.
+//! it has used (user and kernel apart), its open descriptors; and a sampler
+//! that keeps the peak of such a measure while load runs.
 //!
-//! Owns: [`rss_kib`], [`cpu_time`], [`fd_count`], [`Peak`].
+//! Owns: [`rss_kib`], [`cpu_time`], [`CpuTime`], [`fd_count`], [`Peak`].
 
 use std::time::Duration;
 
@@ -21,10 +21,54 @@ pub fn rss_kib(pid: u32) -> Option<u64> {
 
 /// CPU time (user + system) `pid` has used so far.
 pub fn cpu_time(pid: u32) -> Option<Duration> {
-    let stat = process(pid)?.stat().ok()?;
-    let ticks = stat.utime + stat.stime;
-    let per_sec = procfs::ticks_per_second();
-    Some(Duration::from_micros(ticks * 1_000_000 / per_sec.max(1)))
+    CpuTime::of(pid).map(CpuTime::total)
+}
+
+/// CPU time a process has used, as the kernel counts it (`utime` and
+/// `stime` of `/proc/PID/stat`): in its own code, and in the kernel on its
+/// behalf (system calls, and the loopback TCP receive work a send does for
+/// the other end). Instruction counts see only the first.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CpuTime {
+    pub user: Duration,
+    pub system: Duration,
+}
+
+impl CpuTime {
+    /// What `pid` has used so far.
+    pub fn of(pid: u32) -> Option<Self> {
+        let stat = process(pid)?.stat().ok()?;
+        let per_sec = procfs::ticks_per_second().max(1);
+        let time = |ticks: u64| Duration::from_micros(ticks * 1_000_000 / per_sec);
+        Some(Self {
+            user: time(stat.utime),
+            system: time(stat.stime),
+        })
+    }
+
+    pub fn total(self) -> Duration {
+        self.user + self.system
+    }
+
+    /// What was used between `before` and `self`.
+    pub fn since(self, before: Self) -> Self {
+        Self {
+            user: self.user.saturating_sub(before.user),
+            system: self.system.saturating_sub(before.system),
+        }
+    }
+
+    /// The share of each of `count` requests (zero for none).
+    pub fn per(self, count: u64) -> Self {
+        let share = |d: Duration| {
+            let nanos = d.as_nanos() / u128::from(count.max(1));
+            Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
+        };
+        Self {
+            user: share(self.user),
+            system: share(self.system),
+        }
+    }
 }
 
 /// Open file descriptors of `pid`.
@@ -97,6 +141,44 @@ mod tests {
         assert!(cpu_time(me).is_some_and(|cpu| cpu > Duration::ZERO));
         assert!(fd_count(me).is_some_and(|fds| fds >= 3));
         assert_eq!(rss_kib(u32::MAX), None);
+    }
+
+    #[test]
+    fn user_and_kernel_time_are_counted_apart() {
+        let me = std::process::id();
+        let start = CpuTime::of(me).expect("its own stat");
+        // Work in its own code until the user time moves (a tick is 10 ms),
+        // then in system calls until the kernel's does.
+        let until = |moved: &dyn Fn(CpuTime) -> bool, work: &dyn Fn()| {
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            while !moved(CpuTime::of(me).expect("its own stat")) {
+                assert!(std::time::Instant::now() < deadline, "the time never moved");
+                work();
+            }
+        };
+        until(&|now| now.user > start.user, &|| {
+            std::hint::black_box((0..10_000u64).sum::<u64>());
+        });
+        until(&|now| now.system > start.system, &|| {
+            let _ = std::hint::black_box(std::fs::metadata("/"));
+        });
+        let used = CpuTime::of(me).unwrap().since(start);
+        assert!(used.user > Duration::ZERO && used.system > Duration::ZERO);
+        assert_eq!(used.total(), used.user + used.system);
+        // Nothing is negative, even against a later reading.
+        assert_eq!(start.since(CpuTime::of(me).unwrap()), CpuTime::default());
+        let four = CpuTime {
+            user: Duration::from_micros(40),
+            system: Duration::from_micros(8),
+        };
+        assert_eq!(
+            four.per(4),
+            CpuTime {
+                user: Duration::from_micros(10),
+                system: Duration::from_micros(2)
+            }
+        );
+        assert_eq!(four.per(0), four);
     }
 
     #[tokio::test]
