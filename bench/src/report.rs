@@ -25,7 +25,9 @@ pub(crate) struct Cell {
     /// request: less sensitive to a busy machine than requests/s.
     pub(crate) cpu_per_request: Option<Duration>,
     /// The same per measured process, in the stack's order (the service,
-    /// then the gateway), user and kernel time apart.
+    /// then the gateway), user and kernel time apart: one entry for a
+    /// one-process stack (the ceiling, in-process, DynamoDB Local alone),
+    /// none when the CPU time could not be read.
     pub(crate) cpu_by_process: Vec<CpuTime>,
 }
 
@@ -289,16 +291,14 @@ impl Report {
             .map(|[ceiling]| ceiling);
         let times = |what: &str, compared: Option<(CpuTime, CpuTime)>, limit: f64| {
             let value = compared.map(|(ours, base)| over(ours.total(), base.total()));
+            let show = |v: f64| format!("{v:.1} ×");
             Ratio {
                 what: what.into(),
-                value: compared.map_or("n/a".into(), |(ours, base)| {
-                    let show = |v: f64| format!("{v:.1} ×");
-                    format!(
-                        "{}{}",
-                        show(over(ours.total(), base.total())),
-                        user_and_kernel(ours, base, show)
-                    )
-                }),
+                value: compared
+                    .zip(value)
+                    .map_or("n/a".into(), |((ours, base), v)| {
+                        format!("{}{}", show(v), user_and_kernel(ours, base, show))
+                    }),
                 target: format!("≤ {limit} ×"),
                 met: value.map(|v| v <= limit),
             }
@@ -485,12 +485,20 @@ fn over(a: Duration, b: Duration) -> f64 {
 }
 
 /// The same comparison of two CPU times in user time and in kernel time
-/// apart, each shown by `show`, for a ratio's value: ` (user …, kernel …)`.
+/// apart, each shown by `show`, for a ratio's value: ` (user …, kernel …)`;
+/// `–` for a part that `base` did not use at all.
 fn user_and_kernel(ours: CpuTime, base: CpuTime, show: impl Fn(f64) -> String) -> String {
+    let part = |a: Duration, b: Duration| {
+        if b.is_zero() {
+            "–".to_owned()
+        } else {
+            show(over(a, b))
+        }
+    };
     format!(
         " (user {}, kernel {})",
-        show(over(ours.user, base.user)),
-        show(over(ours.system, base.system))
+        part(ours.user, base.user),
+        part(ours.system, base.system)
     )
 }
 
@@ -587,18 +595,17 @@ mod tests {
         }
     }
 
-    /// A measured two-process cell: the service's CPU per request, and the
-    /// gateway's as (user, kernel), in µs.
-    fn two_process_row(
-        scenario: ScenarioId,
-        requests_per_sec: f64,
-        service_us: u64,
-        (user_us, kernel_us): (u64, u64),
-    ) -> Row {
-        let cpu = |user: u64, kernel: u64| CpuTime {
+    /// CPU time in µs, user and kernel.
+    fn cpu(user: u64, kernel: u64) -> CpuTime {
+        CpuTime {
             user: Duration::from_micros(user),
             system: Duration::from_micros(kernel),
-        };
+        }
+    }
+
+    /// A measured cell at the target concurrency, its processes' CPU per
+    /// request as given.
+    fn row(scenario: ScenarioId, requests_per_sec: f64, processes: Vec<CpuTime>) -> Row {
         Row {
             scenario,
             concurrency: TARGET_CONCURRENCY,
@@ -609,38 +616,69 @@ mod tests {
                 p99: Duration::from_micros(900),
                 p999: Duration::from_micros(1000),
                 errors: 0,
-                cpu_per_request: Some(Duration::from_micros(service_us + user_us + kernel_us)),
-                cpu_by_process: vec![cpu(service_us, 0), cpu(user_us, kernel_us)],
+                cpu_per_request: Some(processes.iter().map(|c| c.total()).sum()),
+                cpu_by_process: processes,
             },
         }
+    }
+
+    /// A two-process cell: the service's CPU per request (all user time),
+    /// and the gateway's as (user, kernel), in µs.
+    fn two_process_row(
+        scenario: ScenarioId,
+        requests_per_sec: f64,
+        service_us: u64,
+        (user_us, kernel_us): (u64, u64),
+    ) -> Row {
+        row(
+            scenario,
+            requests_per_sec,
+            vec![cpu(service_us, 0), cpu(user_us, kernel_us)],
+        )
     }
 
     #[test]
     fn the_gateway_against_the_ceiling_shows_user_and_kernel_time_apart() {
         let mut report = report_of(Vec::new());
-        let mut ceiling = two_process_row(ScenarioId::Ceiling, 80_000.0, 0, (6, 4));
-        ceiling.cell.cpu_per_request = Some(Duration::from_micros(10));
-        ceiling.cell.cpu_by_process.remove(0);
         report.rows = vec![
-            ceiling,
+            row(ScenarioId::Ceiling, 80_000.0, vec![cpu(6, 4)]),
             two_process_row(ScenarioId::RestTwoProcess, 7000.0, 150, (30, 20)),
         ];
-        let ratio = report
-            .ratios()
-            .into_iter()
-            .find(|r| {
-                r.what
-                    .starts_with("pure gateway's CPU per rest-2proc request / ceiling's")
-            })
-            .expect("the gateway against the ceiling");
-        assert_eq!(ratio.value, "5.0 × (user 5.0 ×, kernel 5.0 ×)");
-        assert_eq!(ratio.met, Some(false));
-        let service = report
-            .ratios()
-            .into_iter()
-            .find(|r| r.what.starts_with("service's CPU per rest-2proc GetItem"))
-            .expect("the service against the ceiling");
-        assert_eq!(service.value, "15.0 × (user 25.0 ×, kernel 0.0 ×)");
+        let value_of = |prefix: &str| {
+            report
+                .ratios()
+                .into_iter()
+                .find(|r| r.what.starts_with(prefix))
+                .map(|r| (r.value, r.met))
+                .unwrap_or_else(|| panic!("no ratio {prefix}"))
+        };
+        assert_eq!(
+            value_of("pure gateway's CPU per rest-2proc request / ceiling's"),
+            ("5.0 × (user 5.0 ×, kernel 5.0 ×)".to_owned(), Some(false))
+        );
+        assert_eq!(
+            value_of("service's CPU per rest-2proc GetItem").0,
+            "15.0 × (user 25.0 ×, kernel 0.0 ×)"
+        );
+        // The service spent no kernel time: no ratio of it.
+        assert_eq!(
+            value_of("pure gateway's CPU per request / service's").0,
+            "0.3 × (user 0.2 ×, kernel –)"
+        );
+    }
+
+    #[test]
+    fn a_cells_cpu_is_split_by_process_only_when_there_are_two() {
+        let one = row(ScenarioId::Ceiling, 80_000.0, vec![cpu(10, 4)]);
+        assert_eq!(cpu_cell(&one.cell), "14 µs");
+        let two = two_process_row(ScenarioId::RestTwoProcess, 7000.0, 150, (30, 20));
+        assert_eq!(cpu_cell(&two.cell), "200 µs (150 µs + 50 µs)");
+        let unread = Cell {
+            cpu_per_request: None,
+            cpu_by_process: Vec::new(),
+            ..one.cell
+        };
+        assert_eq!(cpu_cell(&unread), "-");
     }
 
     #[test]

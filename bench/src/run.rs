@@ -698,9 +698,16 @@ impl Bench {
                         .map_or("?".into(), |kib| format!("{:.1}", kib as f64 / 1024.0))
                 })
                 .collect();
-            let kernel: Duration = cell.cpu_by_process.iter().map(|cpu| cpu.system).sum();
+            let cpu = cell.cpu_per_request.map_or("-".into(), |total| {
+                let kernel: Duration = cell.cpu_by_process.iter().map(|cpu| cpu.system).sum();
+                format!(
+                    "{} (kernel {})",
+                    report::duration(total),
+                    report::duration(kernel)
+                )
+            });
             eprintln!(
-                "  {:<16} c={:<4} {:>9.0} req/s ({} requests)  p50 {:>9}  p99 {:>9}  p99.9 {:>9}  errors {}  CPU/req {} (kernel {})  (RSS MiB now: {})",
+                "  {:<16} c={:<4} {:>9.0} req/s ({} requests)  p50 {:>9}  p99 {:>9}  p99.9 {:>9}  errors {}  CPU/req {}  (RSS MiB now: {})",
                 scenario.name(),
                 concurrency,
                 cell.requests_per_sec,
@@ -709,8 +716,7 @@ impl Bench {
                 report::duration(cell.p99),
                 report::duration(cell.p999),
                 cell.errors,
-                cell.cpu_per_request.map_or("-".into(), report::duration),
-                report::duration(kernel),
+                cpu,
                 rss.join(", ")
             );
             self.rows.push(Row {

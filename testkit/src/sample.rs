@@ -30,7 +30,9 @@ pub fn cpu_time(pid: u32) -> Option<Duration> {
 /// the other end). Instruction counts see only the first.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CpuTime {
+    /// In the process's own code.
     pub user: Duration,
+    /// In the kernel, on the process's behalf.
     pub system: Duration,
 }
 
@@ -46,6 +48,7 @@ impl CpuTime {
         })
     }
 
+    /// User and kernel time together, what [`cpu_time`] reads.
     pub fn total(self) -> Duration {
         self.user + self.system
     }
@@ -58,7 +61,7 @@ impl CpuTime {
         }
     }
 
-    /// The share of each of `count` requests (zero for none).
+    /// The share of each of `count` requests (a `count` of 0 counts as 1).
     pub fn per(self, count: u64) -> Self {
         let share = |d: Duration| {
             let nanos = d.as_nanos() / u128::from(count.max(1));
@@ -146,27 +149,43 @@ mod tests {
     #[test]
     fn user_and_kernel_time_are_counted_apart() {
         let me = std::process::id();
-        let start = CpuTime::of(me).expect("its own stat");
-        // Work in its own code until the user time moves (a tick is 10 ms),
-        // then in system calls until the kernel's does.
-        let until = |moved: &dyn Fn(CpuTime) -> bool, work: &dyn Fn()| {
-            let deadline = std::time::Instant::now() + Duration::from_secs(10);
-            while !moved(CpuTime::of(me).expect("its own stat")) {
-                assert!(std::time::Instant::now() < deadline, "the time never moved");
-                work();
+        let now = || CpuTime::of(me).expect("its own stat");
+        // /proc counts in 10 ms units (USER_HZ).
+        let deadline = || std::time::Instant::now() + Duration::from_secs(10);
+
+        // Arithmetic only, /proc read every million steps: user time moves,
+        // and more than the kernel's.
+        let start = now();
+        let until = deadline();
+        let mut sum = 0u64;
+        while now().user < start.user + Duration::from_millis(100) {
+            assert!(
+                std::time::Instant::now() < until,
+                "the user time never moved"
+            );
+            for step in 0..std::hint::black_box(1_000_000u64) {
+                sum = std::hint::black_box(sum.wrapping_add(step));
             }
-        };
-        until(&|now| now.user > start.user, &|| {
-            std::hint::black_box((0..10_000u64).sum::<u64>());
-        });
-        until(&|now| now.system > start.system, &|| {
-            let _ = std::hint::black_box(std::fs::metadata("/"));
-        });
-        let used = CpuTime::of(me).unwrap().since(start);
-        assert!(used.user > Duration::ZERO && used.system > Duration::ZERO);
-        assert_eq!(used.total(), used.user + used.system);
+        }
+        let computed = now().since(start);
+        assert!(computed.user > computed.system, "{computed:?}");
+
+        // System calls only: the kernel's time moves.
+        let start = now();
+        let until = deadline();
+        while now().system <= start.system {
+            assert!(
+                std::time::Instant::now() < until,
+                "the kernel time never moved"
+            );
+            for _ in 0..100 {
+                let _ = std::hint::black_box(std::fs::metadata("/"));
+            }
+        }
+        assert!(now().since(start).system > Duration::ZERO);
+
         // Nothing is negative, even against a later reading.
-        assert_eq!(start.since(CpuTime::of(me).unwrap()), CpuTime::default());
+        assert_eq!(start.since(now()), CpuTime::default());
         let four = CpuTime {
             user: Duration::from_micros(40),
             system: Duration::from_micros(8),
