@@ -129,7 +129,6 @@ pub(crate) async fn get_item(
         p99: at(0.99),
         p999: at(0.999),
         errors,
-        cpu_per_request: None,
         cpu_by_process: Vec::new(),
     })
 }

@@ -11,8 +11,8 @@
 //! else the machine is doing. It counts user space only. The kernel's share
 //! (system calls, loopback TCP, waking threads) is not in it: in the full
 //! runs at 7f07374, about two thirds of the ceiling's CPU, 30–40 % of the
-//! pure gateway's and a fifth of the service's (BENCHMARKS.md). It is not time either: a `rep movsb`
-//! counts once per byte. So this judges changes to code, and the CPU figures
+//! pure gateway's and a fifth of the service's (BENCHMARKS.md). It is not
+//! time either: a `rep movsb` counts once per byte. So this judges changes to code, and the CPU figures
 //! of `music-bench` judge the whole.
 //!
 //! Hand-written because no crate drives callgrind from outside; valgrind and

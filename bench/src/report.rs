@@ -21,14 +21,21 @@ pub(crate) struct Cell {
     pub(crate) p999: Duration,
     /// Failed requests: transport errors, timeouts, non-2xx answers, gRPC errors.
     pub(crate) errors: u64,
-    /// CPU time the measured processes (not the load generator) spent per
-    /// request: less sensitive to a busy machine than requests/s.
-    pub(crate) cpu_per_request: Option<Duration>,
-    /// The same per measured process, in the stack's order (the service,
-    /// then the gateway), user and kernel time apart: one entry for a
-    /// one-process stack (the ceiling, in-process, DynamoDB Local alone),
-    /// none when the CPU time could not be read.
+    /// CPU time per request of each measured process (not the load
+    /// generator), in the stack's order (the service, then the gateway),
+    /// user and kernel time apart: one entry for a one-process stack (the
+    /// ceiling, in-process, DynamoDB Local alone), none when the CPU time
+    /// could not be read.
     pub(crate) cpu_by_process: Vec<CpuTime>,
+}
+
+impl Cell {
+    /// CPU time the measured processes spent per request, together: less
+    /// sensitive to a busy machine than requests/s. `None` when not read.
+    pub(crate) fn cpu_per_request(&self) -> Option<Duration> {
+        (!self.cpu_by_process.is_empty())
+            .then(|| self.cpu_by_process.iter().map(|cpu| cpu.total()).sum())
+    }
 }
 
 /// The concurrency the targets are stated at.
@@ -229,8 +236,8 @@ impl Report {
         ));
         let by_cpu = self
             .cell(S::Ceiling)
-            .and_then(|c| c.cpu_per_request)
-            .zip(self.cell(S::RestInProcess).and_then(|c| c.cpu_per_request))
+            .and_then(Cell::cpu_per_request)
+            .zip(self.cell(S::RestInProcess).and_then(Cell::cpu_per_request))
             .map(|(ceiling, ours)| ceiling.as_secs_f64() / ours.as_secs_f64().max(1e-12));
         ratios.push(Ratio {
             what:
@@ -322,8 +329,8 @@ impl Report {
         let cpu = |what: &str, ours: S, base: S, limit: f64| {
             let value = self
                 .cell(ours)
-                .and_then(|c| c.cpu_per_request)
-                .zip(self.cell(base).and_then(|c| c.cpu_per_request))
+                .and_then(Cell::cpu_per_request)
+                .zip(self.cell(base).and_then(Cell::cpu_per_request))
                 .map(|(a, b)| a.as_secs_f64() / b.as_secs_f64().max(1e-12));
             Ratio {
                 what: format!("{what}: {} / {} CPU per request", ours.name(), base.name()),
@@ -370,13 +377,11 @@ impl Report {
                 S::RestV1TwoProcess.name(),
                 S::PeerTwoProcess.name()
             ),
-            value: gateways.map_or("n/a".into(), |(ours, peer)| {
-                format!(
-                    "{}{}",
-                    percent(over(ours.total(), peer.total())),
-                    user_and_kernel(ours, peer, percent)
-                )
-            }),
+            value: gateways
+                .zip(by_gateway)
+                .map_or("n/a".into(), |((ours, peer), v)| {
+                    format!("{}{}", percent(v), user_and_kernel(ours, peer, percent))
+                }),
             target: "≤ 50 %".into(),
             met: by_gateway.map(|v| v <= 0.5),
         });
@@ -465,7 +470,7 @@ struct Ratio {
 
 /// CPU per request, split by process when more than one was measured.
 fn cpu_cell(cell: &Cell) -> String {
-    match cell.cpu_per_request {
+    match cell.cpu_per_request() {
         None => "-".into(),
         Some(total) if cell.cpu_by_process.len() < 2 => duration(total),
         Some(total) => {
@@ -616,7 +621,6 @@ mod tests {
                 p99: Duration::from_micros(900),
                 p999: Duration::from_micros(1000),
                 errors: 0,
-                cpu_per_request: Some(processes.iter().map(|c| c.total()).sum()),
                 cpu_by_process: processes,
             },
         }
@@ -674,7 +678,6 @@ mod tests {
         let two = two_process_row(ScenarioId::RestTwoProcess, 7000.0, 150, (30, 20));
         assert_eq!(cpu_cell(&two.cell), "200 µs (150 µs + 50 µs)");
         let unread = Cell {
-            cpu_per_request: None,
             cpu_by_process: Vec::new(),
             ..one.cell
         };

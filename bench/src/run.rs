@@ -684,12 +684,10 @@ impl Bench {
             if let Some(spent) = spent
                 && cell.requests > 0
             {
-                let per_request: Vec<CpuTime> = spent
+                cell.cpu_by_process = spent
                     .into_iter()
                     .map(|cpu| cpu.per(cell.requests))
                     .collect();
-                cell.cpu_per_request = Some(per_request.iter().map(|cpu| cpu.total()).sum());
-                cell.cpu_by_process = per_request;
             }
             let rss: Vec<String> = pids
                 .iter()
@@ -698,7 +696,7 @@ impl Bench {
                         .map_or("?".into(), |kib| format!("{:.1}", kib as f64 / 1024.0))
                 })
                 .collect();
-            let cpu = cell.cpu_per_request.map_or("-".into(), |total| {
+            let cpu = cell.cpu_per_request().map_or("-".into(), |total| {
                 let kernel: Duration = cell.cpu_by_process.iter().map(|cpu| cpu.system).sum();
                 format!(
                     "{} (kernel {})",

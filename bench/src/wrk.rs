@@ -267,7 +267,6 @@ impl Wrk {
             p50: Duration::from_micros(summary.p50_us),
             p99: Duration::from_micros(summary.p99_us),
             p999: Duration::from_micros(summary.p999_us),
-            cpu_per_request: None,
             cpu_by_process: Vec::new(),
             errors: summary.connect
                 + summary.read
